@@ -1,0 +1,131 @@
+#pragma once
+// Optimizer: the base of SGD, Adam and AdamW. It owns the list of parameters,
+// the learning rate and the per-parameter state, and turns that state into a flat
+// list of named tensors (state_dict) so that a checkpoint can resume training
+// bit for bit. Updates happen outside autograd: they write into the parameters'
+// values in place and are never recorded on a tape.
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <tapegrad/core/tensor.hpp>
+
+namespace tapegrad::optim {
+
+/// Named state tensors, in a fixed order. Keys look like PyTorch's state_dict
+/// flattened: "param_groups.lr", "state.0.exp_avg", "state.0.step", ...
+using StateDict = std::vector<std::pair<std::string, Tensor>>;
+
+namespace detail {
+
+/// Strict reader of a StateDict: every lookup checks shape and dtype and marks
+/// the key as used, so that leftovers can be reported as unexpected keys.
+class StateReader {
+ public:
+  /// `owner` prefixes every error message (e.g. "Adam.load_state_dict").
+  StateReader(std::string owner, const StateDict& dict);
+
+  bool contains(const std::string& key) const { return entries_.count(key) != 0; }
+  /// The tensor under `key`, which must exist with this shape and dtype.
+  const Tensor& tensor(const std::string& key, const Shape& shape, Dtype dtype);
+  /// A 0-d float64 value.
+  double scalar(const std::string& key);
+  /// A 0-d float64 value that must be 0 or 1.
+  bool flag(const std::string& key);
+  /// A 0-d float64 value that must be a whole number.
+  std::int64_t integer(const std::string& key);
+  /// Throws naming the first key never looked up; `hint` is appended to the message.
+  void expect_all_used(const std::string& hint = "") const;
+  /// Throws "<owner>: <what>".
+  [[noreturn]] void fail(const std::string& what) const;
+
+ private:
+  std::string owner_;
+  std::map<std::string, const Tensor*> entries_;
+  std::set<std::string> used_;
+};
+
+/// Appends a 0-d float64 tensor (hyper-parameters and counters are stored this way
+/// so one checkpoint format holds everything).
+void put_scalar(StateDict& out, const std::string& key, double value);
+
+/// Shortest decimal that reads back as `v` ("-1", "1.5", "0.001"), for messages.
+std::string format_number(double v);
+
+}  // namespace detail
+
+/// Base of the optimizers: one parameter group holding leaf tensors that require grad.
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  // Schedulers and user code hold references to an optimizer, and the state
+  // refers to parameters by position: copying or moving would be a trap.
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  /// Updates, in place, every parameter whose gradient is defined; parameters
+  /// without a gradient are skipped and their state is left untouched (PyTorch).
+  void step();
+  /// Forgets every parameter's gradient (PyTorch's zero_grad(set_to_none=True)).
+  void zero_grad();
+
+  /// Current learning rate.
+  double lr() const { return lr_; }
+  /// Sets the learning rate (schedulers call this); must be >= 0.
+  void set_lr(double lr);
+
+  /// The optimized parameters, in the order given at construction (state keys use these indices).
+  const std::vector<Tensor>& params() const { return params_; }
+  /// "SGD", "Adam", "AdamW": prefixes every error message.
+  const std::string& name() const { return name_; }
+
+  /// A snapshot (deep copy) of the hyper-parameters ("param_groups.*", 0-d float64,
+  /// booleans as 0/1) and the per-parameter state ("state.<i>.<buffer>" with the
+  /// parameter's shape and dtype, "state.<i>.step" as 0-d float64). A parameter that
+  /// never received a gradient has no state keys. Copies, so that later steps do not
+  /// change a checkpoint taken earlier.
+  StateDict state_dict() const;
+
+  /// Restores hyper-parameters and state from `dict` (copied, not aliased). Strict:
+  /// a missing or unexpected key, or a shape/dtype mismatch, throws
+  /// std::invalid_argument naming the key and both shapes, and leaves the optimizer
+  /// unchanged. The parameters' values are not part of the dict: load them separately.
+  void load_state_dict(const StateDict& dict);
+
+ protected:
+  /// Rejects (std::invalid_argument naming `name`) an empty list, undefined tensors,
+  /// non-leaves, tensors that do not require grad, and a tensor listed twice (it
+  /// would be updated twice per step).
+  Optimizer(std::string name, std::vector<Tensor> params, double lr);
+
+  /// What an optimizer remembers about one parameter between steps.
+  struct ParamState {
+    /// Steps taken with this parameter (used by Adam's bias corrections).
+    std::int64_t step = 0;
+    /// Buffers named by buffer_names(), each of the parameter's shape and dtype;
+    /// empty until the parameter's first update.
+    std::vector<Tensor> buffers;
+  };
+
+  /// Updates `param` (in place, outside autograd) from `grad`, same shape and dtype.
+  virtual void update(const Tensor& param, const Tensor& grad, ParamState& state) = 0;
+  /// Names of the per-parameter buffers under the current options.
+  virtual std::vector<std::string> buffer_names() const = 0;
+  /// Whether ParamState::step is part of the state (saved as "state.<i>.step").
+  virtual bool has_step_state() const { return false; }
+  /// Appends the hyper-parameters other than lr as "param_groups.<name>" entries.
+  virtual void save_options(StateDict& out) const = 0;
+  /// Reads and validates the entries written by save_options, then adopts them.
+  virtual void load_options(detail::StateReader& in) = 0;
+
+ private:
+  std::string name_;
+  std::vector<Tensor> params_;
+  std::vector<ParamState> state_;
+  double lr_;
+};
+
+}  // namespace tapegrad::optim

@@ -1,0 +1,106 @@
+#include <tapegrad/optim/sgd.hpp>
+
+#include <cmath>
+#include <stdexcept>
+
+namespace tapegrad::optim {
+
+namespace {
+
+using detail::format_number;
+
+// PyTorch's SGD has no default learning rate; say so rather than "Invalid learning rate: nan".
+double required_lr(const SGDOptions& o) {
+  if (std::isnan(o.lr)) throw std::invalid_argument("SGD: a learning rate is required (SGDOptions::lr)");
+  return o.lr;
+}
+
+void validate(const SGDOptions& o) {
+  auto fail = [](const std::string& what) { throw std::invalid_argument("SGD: " + what); };
+  // PyTorch's checks and messages, in its order. `!(x >= 0)` also rejects NaN.
+  if (!(o.momentum >= 0.0)) fail("Invalid momentum value: " + format_number(o.momentum));
+  if (!(o.weight_decay >= 0.0)) fail("Invalid weight_decay value: " + format_number(o.weight_decay));
+  if (std::isnan(o.dampening)) fail("Invalid dampening value: nan");
+  if (o.nesterov && (o.momentum <= 0.0 || o.dampening != 0.0)) {
+    fail("Nesterov momentum requires a momentum and zero dampening");
+  }
+}
+
+// One fused pass over the parameter. Scalars are converted to T first, as ATen does
+// for a float tensor, and each expression keeps PyTorch's operation order, so
+// float32 results follow PyTorch's rounding as closely as a different loop can.
+template <class T>
+void sgd_update(T* p, const T* g, T* buf, std::size_t n, const SGDOptions& o, double lr,
+                bool first) {
+  const T wd = static_cast<T>(o.weight_decay);
+  const T mu = static_cast<T>(o.momentum);
+  const T one_minus_dampening = static_cast<T>(1.0 - o.dampening);
+  const T neg_lr = static_cast<T>(-lr);
+  const bool decay = o.weight_decay != 0.0;
+  for (std::size_t j = 0; j < n; ++j) {
+    T d = o.maximize ? -g[j] : g[j];
+    if (decay) d = d + wd * p[j];  // grad.add(param, alpha=wd)
+    if (buf) {
+      // The buffer starts as a copy of the first (decayed) gradient: no dampening then.
+      const T b = first ? d : buf[j] * mu + one_minus_dampening * d;
+      buf[j] = b;
+      d = o.nesterov ? d + mu * b : b;
+    }
+    p[j] = p[j] + neg_lr * d;  // param.add_(d_p, alpha=-lr)
+  }
+}
+
+}  // namespace
+
+SGD::SGD(std::vector<Tensor> params, const SGDOptions& options)
+    : Optimizer("SGD", std::move(params), required_lr(options)), options_(options) {
+  validate(options_);
+}
+
+SGDOptions SGD::options() const {
+  SGDOptions o = options_;
+  o.lr = lr();
+  return o;
+}
+
+void SGD::update(const Tensor& param, const Tensor& grad, ParamState& state) {
+  const bool with_momentum = options_.momentum != 0.0;
+  const bool first = state.buffers.empty();
+  if (with_momentum && first) {
+    // Allocated once, filled by the first update (buf = clone(d_p) in PyTorch).
+    state.buffers.push_back(Tensor::zeros(param.shape(), param.dtype()));
+  }
+  dispatch(param.dtype(), [&]<class T>() {
+    Tensor p = param;
+    T* buf = with_momentum ? state.buffers[0].value<T>().data() : nullptr;
+    sgd_update<T>(p.value<T>().data(), grad.value<T>().data(), buf, p.numel(), options_, lr(),
+                  first);
+  });
+}
+
+std::vector<std::string> SGD::buffer_names() const {
+  if (options_.momentum != 0.0) return {"momentum_buffer"};
+  return {};
+}
+
+void SGD::save_options(StateDict& out) const {
+  detail::put_scalar(out, "param_groups.momentum", options_.momentum);
+  detail::put_scalar(out, "param_groups.dampening", options_.dampening);
+  detail::put_scalar(out, "param_groups.weight_decay", options_.weight_decay);
+  detail::put_scalar(out, "param_groups.nesterov", options_.nesterov ? 1.0 : 0.0);
+  detail::put_scalar(out, "param_groups.maximize", options_.maximize ? 1.0 : 0.0);
+}
+
+void SGD::load_options(detail::StateReader& in) {
+  SGDOptions o;
+  o.lr = lr();
+  o.momentum = in.scalar("param_groups.momentum");
+  o.dampening = in.scalar("param_groups.dampening");
+  o.weight_decay = in.scalar("param_groups.weight_decay");
+  o.nesterov = in.flag("param_groups.nesterov");
+  o.maximize = in.flag("param_groups.maximize");
+  validate(o);
+  options_ = o;
+}
+
+}  // namespace tapegrad::optim
