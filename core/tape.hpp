@@ -137,7 +137,7 @@ void accumulate_grad(const char* op, const Tensor& t, xt::xarray<T>&& g);
 
 template <class T>
 const xt::xarray<T>& GradContext::grad_output() const {
-  return output_.grad().value<T>();
+  return std::get<xt::xarray<T>>(*output_.node()->grad);
 }
 template <class T>
 void GradContext::accumulate(std::size_t i, xt::xarray<T>&& g) const {

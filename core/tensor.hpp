@@ -89,7 +89,8 @@ class Tensor {
 
   bool defined() const { return node_ != nullptr; }
   Dtype dtype() const;
-  const Shape& shape() const;
+  /// Extents of each dimension (a copy: xtensor keeps its own small-vector type).
+  Shape shape() const;
   /// Number of dimensions.
   std::size_t dim() const { return shape().size(); }
   /// Extent of dimension d; negative d counts from the end.
@@ -170,7 +171,7 @@ struct Node {
 };
 
 /// Shape of a storage.
-const Shape& storage_shape(const Storage& s);
+Shape storage_shape(const Storage& s);
 /// Bytes held by a storage's elements.
 std::size_t storage_bytes(const Storage& s);
 Dtype storage_dtype(const Storage& s);
