@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 namespace tapegrad::optim {
@@ -9,11 +11,41 @@ namespace tapegrad::optim {
 namespace detail {
 
 std::string format_number(double v) {
-  // Shortest round-trip form, so messages show "-1" or "0.001" (as libtorch's
-  // TORCH_CHECK does), never "0.0010000000000000000208".
+  // Python's repr of a float (what PyTorch's messages show): the shortest digits
+  // that read back as v, positional for exponents -4..15 ("0.0001", "1.5"),
+  // scientific outside ("1e-08"); integral values print without ".0", as
+  // libtorch's messages do ("-1").
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
   char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, res.ptr);
+  auto res = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+  std::string sci(buf, res.ptr);  // e.g. "-1.5e-04"
+  const std::size_t epos = sci.find('e');
+  const int exponent = std::stoi(sci.substr(epos + 1));
+  std::string mantissa = sci.substr(0, epos);
+  const bool negative = mantissa[0] == '-';
+  if (negative) mantissa.erase(0, 1);
+  std::string digits;
+  for (char ch : mantissa)
+    if (ch != '.') digits += ch;
+  std::string out;
+  if (exponent < -4 || exponent >= 16) {
+    out = digits.substr(0, 1);
+    if (digits.size() > 1) out += "." + digits.substr(1);
+    char ebuf[8];
+    std::snprintf(ebuf, sizeof ebuf, "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
+    out += ebuf;
+  } else if (exponent < 0) {
+    out = "0." + std::string(static_cast<std::size_t>(-exponent - 1), '0') + digits;
+  } else {
+    const std::size_t int_len = static_cast<std::size_t>(exponent) + 1;
+    if (digits.size() <= int_len) {
+      out = digits + std::string(int_len - digits.size(), '0');
+    } else {
+      out = digits.substr(0, int_len) + "." + digits.substr(int_len);
+    }
+  }
+  return negative ? "-" + out : out;
 }
 
 void put_scalar(StateDict& out, const std::string& key, double value) {
