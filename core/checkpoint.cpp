@@ -87,12 +87,12 @@ NamedTensors merge(std::initializer_list<NamedTensors> parts) {
   return out;
 }
 
-const Tensor& at(const NamedTensors& tensors, std::string_view key) {
+const Tensor& lookup(const NamedTensors& tensors, std::string_view key) {
   for (const auto& [k, t] : tensors)
     if (k == key) return t;
   std::string keys;
   for (const auto& [k, t] : tensors) keys += (keys.empty() ? "" : ", ") + k;
-  throw std::out_of_range("at: no tensor named " + in_quotes(key) + " (keys: " +
+  throw std::out_of_range("lookup: no tensor named " + in_quotes(key) + " (keys: " +
                           (keys.empty() ? std::string("none") : keys) + ")");
 }
 

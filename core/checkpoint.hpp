@@ -49,6 +49,6 @@ NamedTensors strip_prefix(std::string_view prefix, const NamedTensors& tensors);
 NamedTensors merge(std::initializer_list<NamedTensors> parts);
 
 /// The tensor stored under `key`; std::out_of_range naming the key otherwise.
-const Tensor& at(const NamedTensors& tensors, std::string_view key);
+const Tensor& lookup(const NamedTensors& tensors, std::string_view key);
 
 }  // namespace tapegrad

@@ -94,8 +94,8 @@ TEST_CASE("checkpoint: round trip keeps names, order, dtypes, shapes and exact v
     CHECK(same_values(loaded[i].second, saved[i].second));
     CHECK_FALSE(loaded[i].second.requires_grad());
   }
-  CHECK(at(loaded, "step").item() == 12.0);
-  CHECK_THROWS_WITH_AS(at(loaded, "nope"), doctest::Contains("\"nope\""), std::out_of_range);
+  CHECK(lookup(loaded, "step").item() == 12.0);
+  CHECK_THROWS_WITH_AS(lookup(loaded, "nope"), doctest::Contains("\"nope\""), std::out_of_range);
 }
 
 TEST_CASE("checkpoint: save(module)/load(module) reproduces the model's outputs") {
@@ -160,8 +160,8 @@ TEST_CASE("checkpoint: model and optimizer state in one file through the prefix 
   save_checkpoint(dir / "state.npz", merge({add_prefix("model", model->state_dict()),
                                             add_prefix("optim", adam.state_dict())}));
   const NamedTensors ck = load_checkpoint(dir / "state.npz");
-  CHECK(at(ck, "model.0.weight").shape() == Shape{8, 4});
-  CHECK(at(ck, "optim.state.0.exp_avg").shape() == Shape{8, 4});
+  CHECK(lookup(ck, "model.0.weight").shape() == Shape{8, 4});
+  CHECK(lookup(ck, "optim.state.0.exp_avg").shape() == Shape{8, 4});
 
   // Resume in a fresh process-like setup: same model, same optimizer, same next step.
   Generator other(99);
