@@ -101,15 +101,50 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
   return out;
 }
 
+namespace {
+
+// Sums `a` over the dims where `kept` is 1 (and `a` is not), giving shape `kept`
+// (same rank). Accumulates in double so float32 sums keep their precision.
+template <class T>
+xt::xarray<T> sum_to_kept(const xt::xarray<T>& a, const Shape& kept) {
+  const std::size_t rank = a.dimension();
+  std::size_t out_size = 1;
+  for (auto d : kept) out_size *= d;
+  std::vector<double> acc(out_size, 0.0);
+  if (a.size() > 0) {
+    std::vector<std::size_t> ostride(rank, 0), idx(rank, 0);
+    std::size_t s = 1;
+    for (std::size_t d = rank; d-- > 0;) {
+      ostride[d] = kept[d] == 1 ? 0 : s;
+      s *= kept[d];
+    }
+    const T* p = a.data();
+    std::size_t off = 0;
+    for (std::size_t i = 0, n = a.size(); i < n; ++i) {
+      acc[off] += static_cast<double>(p[i]);
+      for (std::size_t d = rank; d-- > 0;) {  // odometer increment of the input index
+        off += ostride[d];
+        if (++idx[d] < a.shape()[d]) break;
+        off -= ostride[d] * idx[d];
+        idx[d] = 0;
+      }
+    }
+  }
+  xt::xarray<T> out = xt::xarray<T>::from_shape(kept);
+  std::transform(acc.begin(), acc.end(), out.data(), [](double v) { return static_cast<T>(v); });
+  return out;
+}
+
+}  // namespace
+
 template <class T>
 xt::xarray<T> sum_to_shape(const xt::xarray<T>& g, const Shape& shape) {
   if (g.dimension() == shape.size() && std::equal(shape.begin(), shape.end(), g.shape().begin()))
     return g;
   const std::size_t lead = g.dimension() - shape.size();
-  std::vector<std::size_t> axes;
-  for (std::size_t i = 0; i < g.dimension(); ++i)
-    if (i < lead || (shape[i - lead] == 1 && g.shape()[i] != 1)) axes.push_back(i);
-  xt::xarray<T> r = xt::sum(g, axes, xt::evaluation_strategy::immediate);
+  Shape kept(g.dimension(), 1);
+  for (std::size_t i = lead; i < g.dimension(); ++i) kept[i] = shape[i - lead];
+  xt::xarray<T> r = sum_to_kept(g, kept);
   r.reshape(shape);
   return r;
 }
@@ -326,7 +361,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   Tensor b2 = vb ? reshape(b, {static_cast<std::int64_t>(b.size(0)), 1}) : b;
   Tensor y = matmul_nd(a2, b2);
   if (!va && !vb) return y;
-  std::vector<std::int64_t> s(y.shape().begin(), y.shape().end());
+  const Shape ys = y.shape();
+  std::vector<std::int64_t> s(ys.begin(), ys.end());
   if (vb) s.erase(s.end() - 1);
   if (va) s.erase(s.end() - 1 - (vb ? 0 : 1));
   return reshape(y, s);
@@ -370,8 +406,7 @@ Tensor reduce_sum(const char* op, const Tensor& a, const std::vector<std::int64_
     if (keepdim || std::find(axes.begin(), axes.end(), i) == axes.end()) outs.push_back(kept[i]);
   const double scale = average ? 1.0 / static_cast<double>(count) : 1.0;
   return dispatch(a.dtype(), [&]<class T>() {
-    xt::xarray<T> r = axes.empty() ? xt::xarray<T>(a.value<T>())
-                                   : xt::xarray<T>(xt::sum(a.value<T>(), axes, xt::evaluation_strategy::immediate));
+    xt::xarray<T> r = sum_to_kept(a.value<T>(), kept);
     if (average) r *= T(scale);
     r.reshape(outs);
     Tensor out = Tensor::from(std::move(r));
@@ -512,9 +547,11 @@ Tensor pointwise_loss(const char* op, const Tensor& x, const Tensor& t, Reductio
   return dispatch(x.dtype(), [&]<class T>() {
     xt::xarray<T> l = loss(x.value<T>(), t.value<T>());
     const double n = static_cast<double>(l.size());
-    xt::xarray<T> r = red == Reduction::None ? std::move(l)
-                      : red == Reduction::Sum ? xt::xarray<T>(xt::sum(l, xt::evaluation_strategy::immediate))
-                                              : xt::xarray<T>(xt::sum(l, xt::evaluation_strategy::immediate) / T(n));
+    xt::xarray<T> r = l;
+    if (red != Reduction::None) {
+      const double total = std::accumulate(l.begin(), l.end(), 0.0);
+      r = xt::xarray<T>(static_cast<T>(red == Reduction::Sum ? total : total / n));
+    }
     Tensor out = Tensor::from(std::move(r));
     return record(op, out, {x, t}, [red, n, full, dldx, dldt](const GradContext& ctx) {
       const auto& xv = ctx.input<T>(0);

@@ -92,11 +92,11 @@ void accumulate_grad(const char* op, const Tensor& t, xt::xarray<T>&& g) {
     throw std::invalid_argument(std::string(op) + ": gradient has dtype " +
                                 dtype_name(dtype_of<T>()) + " but the input has dtype " +
                                 dtype_name(t.dtype()));
-  if (g.shape().size() != t.shape().size() ||
-      !std::equal(g.shape().begin(), g.shape().end(), t.shape().begin()))
+  const Shape ts = t.shape();
+  if (g.shape().size() != ts.size() || !std::equal(ts.begin(), ts.end(), g.shape().begin()))
     throw std::invalid_argument(std::string(op) + ": gradient of shape " +
                                 shape_str(Shape(g.shape().begin(), g.shape().end())) +
-                                " does not match the input's shape " + shape_str(t.shape()));
+                                " does not match the input's shape " + shape_str(ts));
   if (!n->grad) {
     n->grad = std::make_shared<detail::Storage>(std::move(g));
   } else {
