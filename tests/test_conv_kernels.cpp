@@ -434,6 +434,21 @@ TEST_CASE("conv2d kernels: pointwise 1x1 path, with and without groups and batch
   run_transpose_case(fixed_transpose_case(2, 3, 2, 4, 4, 3, 1, 1, 1, 2, 1), rng);
 }
 
+TEST_CASE("conv2d kernels: window covering the whole plane (dense path) and near misses") {
+  std::mt19937_64 rng(17);
+  for (I n : {1, 4}) {
+    run_conv_case(fixed_conv_case(n, 6, 4, 5, 5, 5, 1, 0, 1, 1), rng);  // dense
+    run_conv_case(fixed_conv_case(n, 6, 4, 5, 5, 5, 2, 0, 1, 2), rng);  // dense, groups
+    run_transpose_case(fixed_transpose_case(n, 6, 4, 1, 1, 5, 1, 0, 0, 1, 2), rng);
+    run_transpose_case(fixed_transpose_case(n, 6, 4, 1, 1, 5, 3, 0, 0, 1, 1), rng);
+    // not dense: padding, dilation gaps, a 2×2 output
+    run_conv_case(fixed_conv_case(n, 3, 4, 5, 5, 5, 1, 1, 1, 1), rng);
+    run_conv_case(fixed_conv_case(n, 3, 4, 5, 5, 3, 1, 0, 2, 1), rng);
+    run_conv_case(fixed_conv_case(n, 3, 4, 6, 6, 5, 1, 0, 1, 1), rng);
+    run_transpose_case(fixed_transpose_case(n, 3, 4, 1, 1, 3, 1, 0, 0, 2, 1), rng);
+  }
+}
+
 TEST_CASE("conv2d kernels: batches split into several chunks") {
   // Big enough that the column matrix of the whole batch exceeds the workspace budget,
   // so the batch is processed in chunks (2, 2, 1 samples here; 1 at a time for the

@@ -517,6 +517,15 @@ void apply_conv(const ConvProblem& p, const T* x, const T* w, const T* bias, T* 
   Workspace<T>& ws = workspace<T>();
   const std::int64_t L = p.spatial_out(), K = p.k(), G = p.groups;
   const std::int64_t cy_g = p.y_channels / G;
+  if (p.plane.is_dense()) {
+    // x is [N, C_x·H·W] = colsᵀ and y is [N, C_y]: no im2col, no scatter.
+    for (std::int64_t g = 0; g < G; ++g)
+      // y_g [N, C_y/g] = x_g [N, K] · W_gᵀ [K, C_y/g]
+      blas::gemm<T>(false, true, p.batch, cy_g, K, T(1), x + g * K, p.x_sample(),
+                    w + g * cy_g * K, K, T(0), y + g * cy_g, p.y_channels);
+    bias_planes(y, p.batch, p.y_channels, 1, bias, false);
+    return;
+  }
   const std::int64_t nb_max = p.chunk();
   const bool pointwise = p.plane.is_pointwise();
   for (std::int64_t n0 = 0; n0 < p.batch; n0 += nb_max) {
@@ -552,6 +561,13 @@ void apply_conv_adjoint(const ConvProblem& p, const T* y, const T* w, T* x) {
   Workspace<T>& ws = workspace<T>();
   const std::int64_t L = p.spatial_out(), K = p.k(), G = p.groups;
   const std::int64_t cy_g = p.y_channels / G;
+  if (p.plane.is_dense()) {
+    for (std::int64_t g = 0; g < G; ++g)
+      // x_g [N, K] += y_g [N, C_y/g] · W_g [C_y/g, K]
+      blas::gemm<T>(false, false, p.batch, K, cy_g, T(1), y + g * cy_g, p.y_channels,
+                    w + g * cy_g * K, K, T(1), x + g * K, p.x_sample());
+    return;
+  }
   const std::int64_t nb_max = p.chunk();
   const bool pointwise = p.plane.is_pointwise();
   for (std::int64_t n0 = 0; n0 < p.batch; n0 += nb_max) {
@@ -591,6 +607,13 @@ void conv_weight_grad(const ConvProblem& p, const T* y, const T* x, T* dw) {
   const std::int64_t cy_g = p.y_channels / G;
   if (p.batch == 0) {
     std::fill(dw, dw + p.y_channels * K, T(0));
+    return;
+  }
+  if (p.plane.is_dense()) {
+    for (std::int64_t g = 0; g < G; ++g)
+      // dW_g [C_y/g, K] = y_gᵀ [C_y/g, N] · x_g [N, K]
+      blas::gemm<T>(true, false, cy_g, K, p.batch, T(1), y + g * cy_g, p.y_channels, x + g * K,
+                    p.x_sample(), T(0), dw + g * cy_g * K, K);
     return;
   }
   Workspace<T>& ws = workspace<T>();

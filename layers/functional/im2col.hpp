@@ -64,6 +64,15 @@ struct PlaneGeometry {
     return kernel_h == 1 && kernel_w == 1 && stride_h == 1 && stride_w == 1 && pad_top == 0 &&
            pad_left == 0 && out_h == height && out_w == width;
   }
+
+  /// True when the one window covers the whole unpadded plane, tap by tap (kernel =
+  /// plane size, no padding, no gaps, 1×1 output): then im2col of a sample is just its
+  /// flattened [C·H·W] vector, and the convolution is a fully connected layer.
+  bool is_dense() const {
+    return out_h == 1 && out_w == 1 && pad_top == 0 && pad_left == 0 && kernel_h == height &&
+           kernel_w == width && (dilation_h == 1 || kernel_h == 1) &&
+           (dilation_w == 1 || kernel_w == 1);
+  }
 };
 
 /// im2col of `batch` samples: sample n's planes start at x + n·sample_stride (channel c
