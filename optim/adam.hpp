@@ -2,10 +2,9 @@
 // Adam (with optional L2 weight decay and AMSGrad), with exactly the single-tensor
 // equations of PyTorch 1.13's torch.optim.Adam. AdamW (adamw.hpp) shares the
 // machinery: the two differ only in where weight decay enters.
+#include <tapegrad/optim/optimizer.hpp>
 #include <utility>
 #include <vector>
-
-#include <tapegrad/optim/optimizer.hpp>
 
 namespace tapegrad::optim {
 

@@ -1,9 +1,8 @@
 #pragma once
 // AdamW: Adam with decoupled weight decay, exactly PyTorch 1.13's torch.optim.AdamW.
+#include <tapegrad/optim/adam.hpp>
 #include <utility>
 #include <vector>
-
-#include <tapegrad/optim/adam.hpp>
 
 namespace tapegrad::optim {
 

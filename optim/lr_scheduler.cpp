@@ -1,8 +1,7 @@
-#include <tapegrad/optim/lr_scheduler.hpp>
-
 #include <cmath>
 #include <numbers>
 #include <stdexcept>
+#include <tapegrad/optim/lr_scheduler.hpp>
 
 namespace tapegrad::optim {
 

@@ -4,7 +4,6 @@
 // current lr each epoch, so its formulas are recursive in the lr, not closed forms.
 #include <cstdint>
 #include <string>
-
 #include <tapegrad/optim/optimizer.hpp>
 
 namespace tapegrad::optim {

@@ -1,10 +1,9 @@
-#include <tapegrad/optim/optimizer.hpp>
-
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+#include <tapegrad/optim/optimizer.hpp>
 
 namespace tapegrad::optim {
 
@@ -183,7 +182,8 @@ StateDict Optimizer::state_dict() const {
 void Optimizer::load_state_dict(const StateDict& dict) {
   detail::StateReader in(name_ + ".load_state_dict", dict);
   const double new_lr = in.scalar("param_groups.lr");
-  if (!(new_lr >= 0.0)) in.fail("param_groups.lr: Invalid learning rate: " + detail::format_number(new_lr));
+  if (!(new_lr >= 0.0))
+    in.fail("param_groups.lr: Invalid learning rate: " + detail::format_number(new_lr));
 
   // load_options adopts the new options at once (the buffer names depend on them);
   // keep the old ones to roll back if anything later turns out wrong.
@@ -202,11 +202,13 @@ void Optimizer::load_state_dict(const StateDict& dict) {
       ParamState& s = new_state[i];
       if (with_step) {
         s.step = in.integer(prefix + "step");
-        if (s.step < 1) in.fail("key '" + prefix + "step' must be >= 1, got " + std::to_string(s.step));
+        if (s.step < 1)
+          in.fail("key '" + prefix + "step' must be >= 1, got " + std::to_string(s.step));
       }
       for (const auto& n : names) {
         const Tensor& t = in.tensor(prefix + n, params_[i].shape(), params_[i].dtype());
-        s.buffers.push_back(t.clone_detached());  // a copy: updates must not write into the caller's dict
+        s.buffers.push_back(
+            t.clone_detached());  // a copy: updates must not write into the caller's dict
       }
     }
     std::string hint = " (" + name_ + " has " + std::to_string(params_.size()) +

@@ -8,10 +8,9 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tapegrad/core/tensor.hpp>
 #include <utility>
 #include <vector>
-
-#include <tapegrad/core/tensor.hpp>
 
 namespace tapegrad::optim {
 
@@ -52,8 +51,24 @@ class StateReader {
 /// so one checkpoint format holds everything).
 void put_scalar(StateDict& out, const std::string& key, double value);
 
-/// Shortest decimal that reads back as `v` ("-1", "1.5", "0.001"), for messages.
+/// Python's repr of `v` ("-1", "1.5", "0.0001", "1e-08"), for messages.
 std::string format_number(double v);
+
+/// Internal: calls f.template operator()<B...>() with each runtime flag turned into a
+/// compile-time bool, so update loops are instantiated without branches inside
+/// (a branch-free loop body is what lets the compiler vectorize it).
+template <bool... Known, class F>
+void with_flags(F&& f) {
+  f.template operator()<Known...>();
+}
+template <bool... Known, class F, class... Rest>
+void with_flags(F&& f, bool next, Rest... rest) {
+  if (next) {
+    with_flags<Known..., true>(f, rest...);
+  } else {
+    with_flags<Known..., false>(f, rest...);
+  }
+}
 
 }  // namespace detail
 

@@ -2,9 +2,8 @@
 // Stochastic gradient descent with momentum, dampening, Nesterov momentum, L2 weight
 // decay and maximization, with exactly the equations of PyTorch 1.13's torch.optim.SGD.
 #include <limits>
-#include <vector>
-
 #include <tapegrad/optim/optimizer.hpp>
+#include <vector>
 
 namespace tapegrad::optim {
 

@@ -19,7 +19,6 @@
 // "vs torch" columns read 0; the reference, written without fused multiply-adds,
 // differs from both at round-off (~1e-16).
 #include <doctest/doctest.h>
-
 #include <torch/torch.h>
 // libtorch's logging header defines its own CHECK (glog style: it aborts and is
 // not counted by doctest), so this file spells doctest's macros out in full.
@@ -33,14 +32,13 @@
 #include <optional>
 #include <random>
 #include <string>
-#include <vector>
-
 #include <tapegrad/core/tape.hpp>
 #include <tapegrad/core/tensor.hpp>
 #include <tapegrad/optim/adam.hpp>
 #include <tapegrad/optim/adamw.hpp>
 #include <tapegrad/optim/lr_scheduler.hpp>
 #include <tapegrad/optim/sgd.hpp>
+#include <vector>
 
 namespace tg = tapegrad;
 namespace to = tapegrad::optim;
@@ -107,7 +105,8 @@ void ref_sgd(const to::SGDOptions& o, std::vector<double>& p, std::vector<double
       st.momentum_buffer = d;
     } else {
       auto& b = *st.momentum_buffer;
-      for (std::size_t j = 0; j < p.size(); ++j) b[j] = o.momentum * b[j] + (1 - o.dampening) * d[j];
+      for (std::size_t j = 0; j < p.size(); ++j)
+        b[j] = o.momentum * b[j] + (1 - o.dampening) * d[j];
     }
     const auto& b = *st.momentum_buffer;
     for (std::size_t j = 0; j < p.size(); ++j) d[j] = o.nesterov ? d[j] + o.momentum * b[j] : b[j];
@@ -116,8 +115,8 @@ void ref_sgd(const to::SGDOptions& o, std::vector<double>& p, std::vector<double
 }
 
 /// torch/optim/adam.py and adamw.py, _single_tensor_adam(w).
-void ref_adam(const to::AdamOptions& o, bool decoupled, std::vector<double>& p, std::vector<double> g,
-              RefState& st) {
+void ref_adam(const to::AdamOptions& o, bool decoupled, std::vector<double>& p,
+              std::vector<double> g, RefState& st) {
   const std::size_t n = p.size();
   if (st.step == 0) {
     st.exp_avg.assign(n, 0.0);
@@ -188,7 +187,8 @@ struct Errors {
 };
 
 using MakeOurs = std::function<std::unique_ptr<to::Optimizer>(std::vector<tg::Tensor>)>;
-using MakeTheirs = std::function<std::unique_ptr<torch::optim::Optimizer>(std::vector<torch::Tensor>)>;
+using MakeTheirs =
+    std::function<std::unique_ptr<torch::optim::Optimizer>(std::vector<torch::Tensor>)>;
 using RefStep = std::function<void(std::vector<double>&, const std::vector<double>&, RefState&)>;
 
 /// 50 steps on both sides (and on the reference, in float64); the worst error after any step.
@@ -267,24 +267,23 @@ void check_case(const std::string& optimizer, const std::string& option, const M
 
 void sgd_case(const std::string& name, const to::SGDOptions& o) {
   check_case(
-      "SGD", name,
-      [o](std::vector<tg::Tensor> ps) { return std::make_unique<to::SGD>(ps, o); },
+      "SGD", name, [o](std::vector<tg::Tensor> ps) { return std::make_unique<to::SGD>(ps, o); },
       [o](std::vector<torch::Tensor> ps) {
-        return std::make_unique<torch::optim::SGD>(
-            ps, torch::optim::SGDOptions(o.lr)
-                    .momentum(o.momentum)
-                    .dampening(o.dampening)
-                    .weight_decay(o.weight_decay)
-                    .nesterov(o.nesterov));
+        return std::make_unique<torch::optim::SGD>(ps, torch::optim::SGDOptions(o.lr)
+                                                           .momentum(o.momentum)
+                                                           .dampening(o.dampening)
+                                                           .weight_decay(o.weight_decay)
+                                                           .nesterov(o.nesterov));
       },
-      [o](std::vector<double>& p, const std::vector<double>& g, RefState& s) { ref_sgd(o, p, g, s); },
+      [o](std::vector<double>& p, const std::vector<double>& g, RefState& s) {
+        ref_sgd(o, p, g, s);
+      },
       o.maximize);
 }
 
 void adam_case(const std::string& name, const to::AdamOptions& o) {
   check_case(
-      "Adam", name,
-      [o](std::vector<tg::Tensor> ps) { return std::make_unique<to::Adam>(ps, o); },
+      "Adam", name, [o](std::vector<tg::Tensor> ps) { return std::make_unique<to::Adam>(ps, o); },
       [o](std::vector<torch::Tensor> ps) {
         return std::make_unique<torch::optim::Adam>(
             ps, torch::optim::AdamOptions(o.lr)
@@ -302,8 +301,7 @@ void adam_case(const std::string& name, const to::AdamOptions& o) {
 void adamw_case(const std::string& name, const to::AdamWOptions& w) {
   const to::AdamOptions o{w.lr, w.betas, w.eps, w.weight_decay, w.amsgrad, w.maximize};
   check_case(
-      "AdamW", name,
-      [w](std::vector<tg::Tensor> ps) { return std::make_unique<to::AdamW>(ps, w); },
+      "AdamW", name, [w](std::vector<tg::Tensor> ps) { return std::make_unique<to::AdamW>(ps, w); },
       [w](std::vector<torch::Tensor> ps) {
         return std::make_unique<torch::optim::AdamW>(
             ps, torch::optim::AdamWOptions(w.lr)
@@ -372,8 +370,10 @@ TEST_CASE("parity: StepLR vs Python's formula and torch::optim::StepLR (one step
     DOCTEST_CHECK(opt.lr() == torch_lr());
     worst = std::max(worst, std::abs(opt.lr() - torch_lr()) / python_lr);
   }
-  std::printf("\nStepLR(step_size=4, gamma=0.3), 30 epochs: max rel. diff vs Python formula 0, vs libtorch (shifted) %.1e\n",
-              worst);
+  std::printf(
+      "\nStepLR(step_size=4, gamma=0.3), 30 epochs: max rel. diff vs Python formula 0, vs libtorch "
+      "(shifted) %.1e\n",
+      worst);
 }
 
 TEST_CASE("parity: CosineAnnealingLR vs Python's recursive formula over 3*T_max epochs") {
@@ -392,7 +392,8 @@ TEST_CASE("parity: CosineAnnealingLR vs Python's recursive formula over 3*T_max 
     if ((e - 1 - T) % (2 * T) == 0) {
       py_lr = py_lr + (base - eta_min) * (1 - std::cos(pi / T)) / 2;
     } else {
-      py_lr = (1 + std::cos(pi * e / T)) / (1 + std::cos(pi * (e - 1) / T)) * (py_lr - eta_min) + eta_min;
+      py_lr = (1 + std::cos(pi * e / T)) / (1 + std::cos(pi * (e - 1) / T)) * (py_lr - eta_min) +
+              eta_min;
     }
     const double closed = eta_min + (base - eta_min) * (1 + std::cos(pi * e / T)) / 2;
     sched.step();
@@ -401,8 +402,10 @@ TEST_CASE("parity: CosineAnnealingLR vs Python's recursive formula over 3*T_max 
     worst_recursive = std::max(worst_recursive, std::abs(opt.lr() - py_lr) / base);
     worst_closed = std::max(worst_closed, std::abs(opt.lr() - closed) / base);
   }
-  std::printf("CosineAnnealingLR(T_max=10, eta_min=1e-3), 30 epochs: max |diff|/base_lr vs Python recursive %.1e, vs closed form %.1e\n",
-              worst_recursive, worst_closed);
+  std::printf(
+      "CosineAnnealingLR(T_max=10, eta_min=1e-3), 30 epochs: max |diff|/base_lr vs Python "
+      "recursive %.1e, vs closed form %.1e\n",
+      worst_recursive, worst_closed);
   DOCTEST_CHECK(worst_recursive == 0.0);  // same operations in the same order: bit-identical
   DOCTEST_CHECK(worst_closed <= 1e-12);
 }
@@ -427,7 +430,9 @@ TEST_CASE("parity: Adam under CosineAnnealingLR vs libtorch Adam with the same l
         theirs[i].mutable_grad() = torch::Tensor();
         continue;
       }
-      tg::accumulate_grad<double>("parity", ours[i], xt::xarray<double>(to_tapegrad<double>(g, kShapes[i], false).value<double>()));
+      tg::accumulate_grad<double>(
+          "parity", ours[i],
+          xt::xarray<double>(to_tapegrad<double>(g, kShapes[i], false).value<double>()));
       theirs[i].mutable_grad() = to_torch<double>(g, kShapes[i]);
     }
     opt.step();
@@ -439,6 +444,8 @@ TEST_CASE("parity: Adam under CosineAnnealingLR vs libtorch Adam with the same l
       worst = std::max(worst, rel_err<double>(ours[i], t.data_ptr<double>()));
     }
   }
-  std::printf("Adam(amsgrad) + CosineAnnealingLR(15), 50 steps, f64: max rel. err vs libtorch %.3e\n", worst);
+  std::printf(
+      "Adam(amsgrad) + CosineAnnealingLR(15), 50 steps, f64: max rel. err vs libtorch %.3e\n",
+      worst);
   DOCTEST_CHECK(worst <= kTol64);
 }

@@ -9,11 +9,6 @@
 #include <numbers>
 #include <stdexcept>
 #include <string>
-#include <vector>
-
-#include <xtensor/xadapt.hpp>
-#include <xtensor/xbuilder.hpp>
-
 #include <tapegrad/core/ops.hpp>
 #include <tapegrad/core/tape.hpp>
 #include <tapegrad/core/tensor.hpp>
@@ -21,6 +16,9 @@
 #include <tapegrad/optim/adamw.hpp>
 #include <tapegrad/optim/lr_scheduler.hpp>
 #include <tapegrad/optim/sgd.hpp>
+#include <vector>
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xbuilder.hpp>
 
 using namespace tapegrad;
 using namespace tapegrad::optim;
@@ -259,8 +257,8 @@ TEST_CASE("optim: parameters must be distinct leaves that require grad") {
   using doctest::Contains;
   CHECK_THROWS_WITH_AS(Adam(std::vector<Tensor>{}), Contains("Adam: got an empty parameter list"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(Adam({param({1.0}), Tensor()}), Contains("Adam: parameter 1 is an undefined"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(Adam({param({1.0}), Tensor()}),
+                       Contains("Adam: parameter 1 is an undefined"), std::invalid_argument);
   Tensor frozen = Tensor::from(xt::xarray<double>{1.0, 2.0}, /*requires_grad=*/false);
   CHECK_THROWS_WITH_AS(SGD({frozen}, {.lr = 0.1}),
                        Contains("SGD: parameter 0 (shape [2]) does not require grad"),
@@ -327,8 +325,10 @@ namespace {
 /// Several parameters of different shapes and both dtypes.
 std::vector<Tensor> make_params(std::uint64_t seed) {
   Generator gen(seed);
-  return {Tensor::randn({3, 4}, gen, Dtype::Float64, true), Tensor::randn({5}, gen, Dtype::Float32, true),
-          Tensor::randn({2, 1, 3}, gen, Dtype::Float64, true), Tensor::randn({}, gen, Dtype::Float32, true)};
+  return {Tensor::randn({3, 4}, gen, Dtype::Float64, true),
+          Tensor::randn({5}, gen, Dtype::Float32, true),
+          Tensor::randn({2, 1, 3}, gen, Dtype::Float64, true),
+          Tensor::randn({}, gen, Dtype::Float32, true)};
 }
 
 std::vector<Tensor> copies(const std::vector<Tensor>& ps) {
@@ -402,7 +402,8 @@ TEST_CASE("optim: state_dict round trip continues bit for bit") {
   SUBCASE("Adam amsgrad") {
     check_resume(
         [](std::vector<Tensor>& ps) {
-          return std::make_unique<Adam>(ps, AdamOptions{.lr = 0.01, .weight_decay = 0.1, .amsgrad = true});
+          return std::make_unique<Adam>(
+              ps, AdamOptions{.lr = 0.01, .weight_decay = 0.1, .amsgrad = true});
         },
         [](std::vector<Tensor>& ps) { return std::make_unique<Adam>(ps, AdamOptions{.lr = 5.0}); });
   }
@@ -469,20 +470,24 @@ TEST_CASE("optim: load_state_dict is strict and leaves the optimizer unchanged o
   extra.emplace_back("state.1.exp_avg", Tensor::zeros({2, 3}, Dtype::Float64));
   CHECK_THROWS_WITH_AS(opt.load_state_dict(extra), Contains("unexpected key 'state.1.exp_avg'"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(opt.load_state_dict(replaced("state.0.exp_avg", Tensor::zeros({3, 2}, Dtype::Float64))),
-                       Contains("key 'state.0.exp_avg' has shape [3, 2] and dtype float64, expected "
-                                "shape [2, 3] and dtype float64"),
-                       std::invalid_argument);
-  CHECK_THROWS_WITH_AS(opt.load_state_dict(replaced("state.0.exp_avg", Tensor::zeros({2, 3}, Dtype::Float32))),
-                       Contains("dtype float32, expected shape [2, 3] and dtype float64"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      opt.load_state_dict(replaced("state.0.exp_avg", Tensor::zeros({3, 2}, Dtype::Float64))),
+      Contains("key 'state.0.exp_avg' has shape [3, 2] and dtype float64, expected "
+               "shape [2, 3] and dtype float64"),
+      std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      opt.load_state_dict(replaced("state.0.exp_avg", Tensor::zeros({2, 3}, Dtype::Float32))),
+      Contains("dtype float32, expected shape [2, 3] and dtype float64"), std::invalid_argument);
   // amsgrad switched on by the dict: max_exp_avg_sq is now expected.
-  CHECK_THROWS_WITH_AS(opt.load_state_dict(replaced("param_groups.amsgrad", Tensor::scalar(1.0, Dtype::Float64))),
-                       Contains("missing key 'state.0.max_exp_avg_sq'"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(opt.load_state_dict(replaced("param_groups.betas", Tensor::from(xt::xarray<double>{0.9, 1.5}))),
+  CHECK_THROWS_WITH_AS(
+      opt.load_state_dict(replaced("param_groups.amsgrad", Tensor::scalar(1.0, Dtype::Float64))),
+      Contains("missing key 'state.0.max_exp_avg_sq'"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(opt.load_state_dict(replaced("param_groups.betas",
+                                                    Tensor::from(xt::xarray<double>{0.9, 1.5}))),
                        Contains("Invalid beta parameter at index 1: 1.5"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(opt.load_state_dict(replaced("state.0.step", Tensor::scalar(1.5, Dtype::Float64))),
-                       Contains("'state.0.step' must be a whole number"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      opt.load_state_dict(replaced("state.0.step", Tensor::scalar(1.5, Dtype::Float64))),
+      Contains("'state.0.step' must be a whole number"), std::invalid_argument);
   // A dict from another optimizer is caught by its keys.
   Tensor b = Tensor::zeros({2, 3}, Dtype::Float64, true);
   SGD sgd({b}, {.lr = 0.1});
@@ -511,7 +516,8 @@ TEST_CASE("steplr: multiplies by gamma every step_size epochs") {
     CHECK(sched.get_last_lr() == e);
   }
   CHECK(sched.last_epoch() == 9);
-  CHECK_THROWS_WITH_AS(StepLR(opt, 0), doctest::Contains("StepLR: step_size must be a positive integer"),
+  CHECK_THROWS_WITH_AS(StepLR(opt, 0),
+                       doctest::Contains("StepLR: step_size must be a positive integer"),
                        std::invalid_argument);
 }
 
@@ -525,7 +531,8 @@ TEST_CASE("cosine: follows the cosine, through T_max and back up") {
     sched.step();
     CHECK(std::abs(opt.lr() - e) < 1e-15);
   }
-  CHECK_THROWS_WITH_AS(CosineAnnealingLR(opt, 0), doctest::Contains("T_max must be a positive integer"),
+  CHECK_THROWS_WITH_AS(CosineAnnealingLR(opt, 0),
+                       doctest::Contains("T_max must be a positive integer"),
                        std::invalid_argument);
 }
 
@@ -555,4 +562,51 @@ TEST_CASE("optim: numbers in messages print as Python's repr (integers without .
   CHECK(format_number(1e16) == "1e+16");
   CHECK(format_number(0.1) == "0.1");
   CHECK(format_number(std::nan("")) == "nan");
+}
+
+TEST_CASE("optim: an element's update does not depend on where it sits in the tensor") {
+  // The bulk of a tensor runs on SIMD batches and the rest in a scalar tail; both
+  // must round identically (a checkpoint reshaped, or a parameter split, must not
+  // change the numbers). One 37-element tensor versus 37 one-element tensors.
+  const std::size_t n = 37;
+  for (Dtype dt : {Dtype::Float32, Dtype::Float64}) {
+    Generator gen(5);
+    Tensor whole = Tensor::randn({n}, gen, dt, true);
+    std::vector<Tensor> parts;
+    dispatch(dt, [&]<class T>() {
+      for (std::size_t j = 0; j < n; ++j)
+        parts.push_back(Tensor::from(xt::xarray<T>{whole.value<T>()(j)}, true));
+    });
+    std::vector<std::unique_ptr<Optimizer>> a, b;
+    a.push_back(std::make_unique<Adam>(
+        std::vector<Tensor>{whole}, AdamOptions{.lr = 0.01, .weight_decay = 0.1, .amsgrad = true}));
+    b.push_back(std::make_unique<Adam>(
+        parts, AdamOptions{.lr = 0.01, .weight_decay = 0.1, .amsgrad = true}));
+    a.push_back(std::make_unique<AdamW>(std::vector<Tensor>{whole},
+                                        AdamWOptions{.lr = 0.01, .maximize = true}));
+    b.push_back(std::make_unique<AdamW>(parts, AdamWOptions{.lr = 0.01, .maximize = true}));
+    a.push_back(std::make_unique<SGD>(
+        std::vector<Tensor>{whole},
+        SGDOptions{.lr = 0.01, .momentum = 0.9, .weight_decay = 0.1, .nesterov = true}));
+    b.push_back(std::make_unique<SGD>(
+        parts, SGDOptions{.lr = 0.01, .momentum = 0.9, .weight_decay = 0.1, .nesterov = true}));
+    for (int k = 0; k < 5; ++k) {
+      Tensor g = Tensor::randn({n}, gen, dt);
+      dispatch(dt, [&]<class T>() {
+        set_grad<T>(whole, g.value<T>());
+        for (std::size_t j = 0; j < n; ++j) set_grad<T>(parts[j], xt::xarray<T>{g.value<T>()(j)});
+      });
+      for (std::size_t o = 0; o < a.size(); ++o) {
+        a[o]->step();
+        b[o]->step();
+      }
+    }
+    dispatch(dt, [&]<class T>() {
+      for (std::size_t j = 0; j < n; ++j) {
+        CAPTURE(j);
+        const T x = whole.value<T>()(j), y = parts[j].value<T>()(0);
+        CHECK(std::memcmp(&x, &y, sizeof(T)) == 0);
+      }
+    });
+  }
 }
