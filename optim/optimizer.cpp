@@ -1,9 +1,11 @@
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 #include <tapegrad/optim/optimizer.hpp>
+#include <variant>
 
 namespace tapegrad::optim {
 
@@ -130,14 +132,30 @@ Optimizer::Optimizer(std::string name, std::vector<Tensor> params, double lr)
   state_.resize(params_.size());
 }
 
+namespace {
+// Shape equality of two storages without building Shape vectors (step() runs every
+// iteration and should not allocate).
+bool same_shape(const tapegrad::detail::Storage& a, const tapegrad::detail::Storage& b) {
+  return std::visit(
+      [](const auto& x, const auto& y) {
+        return x.dimension() == y.dimension() &&
+               std::equal(x.shape().begin(), x.shape().end(), y.shape().begin());
+      },
+      a, b);
+}
+}  // namespace
+
 void Optimizer::step() {
   // Check every gradient before touching any parameter, so a bad one leaves
-  // the whole model unchanged rather than half-updated.
+  // the whole model unchanged rather than half-updated. Gradients are read
+  // through the node (core's internal view) because Tensor::grad() allocates.
   for (std::size_t i = 0; i < params_.size(); ++i) {
-    const Tensor& p = params_[i];
-    if (!p.has_grad()) continue;
-    Tensor g = p.grad();
-    if (g.dtype() != p.dtype() || g.shape() != p.shape()) {
+    const tapegrad::detail::Node* n = params_[i].node();
+    if (!n->grad) continue;
+    if (tapegrad::detail::storage_dtype(*n->grad) != tapegrad::detail::storage_dtype(*n->value) ||
+        !same_shape(*n->grad, *n->value)) {
+      const Tensor& p = params_[i];
+      const Tensor g = p.grad();
       throw std::invalid_argument(name_ + ".step: parameter " + std::to_string(i) + " has shape " +
                                   shape_str(p.shape()) + " and dtype " + dtype_name(p.dtype()) +
                                   " but its gradient has shape " + shape_str(g.shape()) +
@@ -145,9 +163,9 @@ void Optimizer::step() {
     }
   }
   for (std::size_t i = 0; i < params_.size(); ++i) {
-    const Tensor& p = params_[i];
-    if (!p.has_grad()) continue;  // no gradient: skipped, state untouched (PyTorch)
-    update(p, p.grad(), state_[i]);
+    const tapegrad::detail::Node* n = params_[i].node();
+    if (!n->grad) continue;  // no gradient: skipped, state untouched (PyTorch)
+    update(params_[i], *n->grad, state_[i]);
   }
 }
 

@@ -2,13 +2,16 @@
 // equations, misuse that must throw, skipping of gradient-less parameters, and
 // checkpoint round trips that must continue bit for bit.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <numbers>
 #include <stdexcept>
 #include <string>
+#include <tapegrad/core/checkpoint.hpp>
 #include <tapegrad/core/ops.hpp>
 #include <tapegrad/core/tape.hpp>
 #include <tapegrad/core/tensor.hpp>
@@ -41,7 +44,7 @@ void set_grad(Tensor& p, std::vector<double> g) {
   set_grad<double>(p, xt::xarray<double>(xt::adapt(g, {g.size()})));
 }
 
-double at(const Tensor& t, std::size_t i) { return t.value<double>().data()[i]; }
+double elem(const Tensor& t, std::size_t i) { return t.value<double>().data()[i]; }
 
 const Tensor* find(const StateDict& d, const std::string& key) {
   for (const auto& [k, t] : d)
@@ -69,8 +72,8 @@ TEST_CASE("sgd: plain step is p - lr*g") {
   set_grad(p, {0.5, 0.25});
   opt.step();
   // Dyadic numbers: exact in binary, so exact equality is the right check.
-  CHECK(at(p, 0) == 0.75);
-  CHECK(at(p, 1) == -2.125);
+  CHECK(elem(p, 0) == 0.75);
+  CHECK(elem(p, 1) == -2.125);
   // Plain SGD keeps no state.
   CHECK(find(opt.state_dict(), "state.0.momentum_buffer") == nullptr);
 }
@@ -81,16 +84,16 @@ TEST_CASE("sgd: momentum, dampening and weight decay over two steps") {
   set_grad(p, {1.0});
   opt.step();
   // d = 1 + 0.25*1 = 1.25; the buffer starts as d, undampened; p = 1 - 0.5*1.25.
-  CHECK(at(p, 0) == 0.375);
+  CHECK(elem(p, 0) == 0.375);
   set_grad(p, {2.0});
   opt.step();
   // d = 2 + 0.25*0.375 = 2.09375; buf = 0.5*1.25 + (1-0.5)*2.09375 = 1.671875;
   // p = 0.375 - 0.5*1.671875.
-  CHECK(at(p, 0) == -0.4609375);
+  CHECK(elem(p, 0) == -0.4609375);
   const StateDict sd = opt.state_dict();
   const Tensor* buf = find(sd, "state.0.momentum_buffer");
   REQUIRE(buf != nullptr);
-  CHECK(at(*buf, 0) == 1.671875);
+  CHECK(elem(*buf, 0) == 1.671875);
 }
 
 TEST_CASE("sgd: nesterov over two steps") {
@@ -99,11 +102,11 @@ TEST_CASE("sgd: nesterov over two steps") {
   set_grad(p, {1.0});
   opt.step();
   // buf = 1; step = 1 + 0.5*1 = 1.5; p = 1 - 0.75.
-  CHECK(at(p, 0) == 0.25);
+  CHECK(elem(p, 0) == 0.25);
   set_grad(p, {2.0});
   opt.step();
   // buf = 0.5*1 + 2 = 2.5; step = 2 + 0.5*2.5 = 3.25; p = 0.25 - 1.625.
-  CHECK(at(p, 0) == -1.375);
+  CHECK(elem(p, 0) == -1.375);
 }
 
 TEST_CASE("sgd: maximize negates the gradient before weight decay") {
@@ -112,7 +115,7 @@ TEST_CASE("sgd: maximize negates the gradient before weight decay") {
   set_grad(p, {1.0});
   opt.step();
   // d = -1 + 0.5*1 = -0.5; p = 1 - 0.5*(-0.5). (PyTorch <= 1.11 got this case wrong.)
-  CHECK(at(p, 0) == 1.25);
+  CHECK(elem(p, 0) == 1.25);
 }
 
 TEST_CASE("sgd: float32 parameters are updated in float32") {
@@ -137,8 +140,8 @@ TEST_CASE("adam: the first step moves each coordinate by lr (eps = 0)") {
   set_grad(p, {0.3, -4.0});
   opt.step();
   // mhat = g, vhat = g^2, so the step is lr*sign(g).
-  CHECK(at(p, 0) == doctest::Approx(0.9).epsilon(1e-15));
-  CHECK(at(p, 1) == doctest::Approx(-1.9).epsilon(1e-15));
+  CHECK(elem(p, 0) == doctest::Approx(0.9).epsilon(1e-15));
+  CHECK(elem(p, 1) == doctest::Approx(-1.9).epsilon(1e-15));
 }
 
 TEST_CASE("adam: second step against the textbook formula") {
@@ -158,7 +161,7 @@ TEST_CASE("adam: second step against the textbook formula") {
     m = b1 * m + (1 - b1) * g2[i];
     v = b2 * v + (1 - b2) * g2[i] * g2[i];
     x -= lr * (m / (1 - b1 * b1)) / (std::sqrt(v / (1 - b2 * b2)) + eps);
-    CHECK(at(p, i) == doctest::Approx(x).epsilon(1e-14));
+    CHECK(elem(p, i) == doctest::Approx(x).epsilon(1e-14));
   }
   const StateDict sd = opt.state_dict();
   REQUIRE(find(sd, "state.0.step") != nullptr);
@@ -177,12 +180,12 @@ TEST_CASE("adam: amsgrad normalizes by the running maximum of v") {
     set_grad(p, {2.0});
     opt.step();
     const double x1 = 0.0 - lr * (1.0 / 0.5) / (std::sqrt(2.0 / 0.5) + eps);
-    CHECK(at(p, 0) == doctest::Approx(x1).epsilon(1e-15));
+    CHECK(elem(p, 0) == doctest::Approx(x1).epsilon(1e-15));
     set_grad(p, {0.0});
     opt.step();
     const double v_used = amsgrad ? 2.0 : 1.0;
     const double x2 = x1 - lr * (0.5 / 0.75) / (std::sqrt(v_used / 0.75) + eps);
-    CHECK(at(p, 0) == doctest::Approx(x2).epsilon(1e-15));
+    CHECK(elem(p, 0) == doctest::Approx(x2).epsilon(1e-15));
     CHECK((find(opt.state_dict(), "state.0.max_exp_avg_sq") != nullptr) == amsgrad);
   }
 }
@@ -193,13 +196,13 @@ TEST_CASE("adam: weight decay is coupled (through the moments); maximize negates
   set_grad(p, {-0.5});
   opt.step();
   // g = -0.5 + 0.5*2 = 0.5 > 0: the first step is -lr.
-  CHECK(at(p, 0) == doctest::Approx(1.9).epsilon(1e-15));
+  CHECK(elem(p, 0) == doctest::Approx(1.9).epsilon(1e-15));
 
   Tensor q = param({2.0});
   Adam up({q}, {.lr = 0.1, .betas = {0.5, 0.75}, .eps = 0.0, .maximize = true});
   set_grad(q, {1.0});
   up.step();
-  CHECK(at(q, 0) == doctest::Approx(2.1).epsilon(1e-15));
+  CHECK(elem(q, 0) == doctest::Approx(2.1).epsilon(1e-15));
 }
 
 TEST_CASE("adamw: decay is decoupled: p*(1 - lr*wd) first, then Adam without the L2 term") {
@@ -208,7 +211,7 @@ TEST_CASE("adamw: decay is decoupled: p*(1 - lr*wd) first, then Adam without the
   set_grad(p, {1.0});
   opt.step();
   // 2*(1 - 0.05) = 1.9, then the first Adam step -lr*sign(g).
-  CHECK(at(p, 0) == doctest::Approx(1.8).epsilon(1e-15));
+  CHECK(elem(p, 0) == doctest::Approx(1.8).epsilon(1e-15));
   CHECK(opt.options().weight_decay == 0.5);
   CHECK(AdamWOptions{}.weight_decay == 0.01);  // PyTorch's default
   CHECK(AdamOptions{}.weight_decay == 0.0);
@@ -281,7 +284,7 @@ TEST_CASE("optim: parameters without a gradient are skipped and get no state") {
   set_grad(a, {1.0, 1.0});
   adam.step();
   sgd.step();
-  CHECK(at(b, 0) == 3.0);
+  CHECK(elem(b, 0) == 3.0);
   const StateDict sa = adam.state_dict();
   CHECK(find(sa, "state.0.exp_avg") != nullptr);
   CHECK(find(sa, "state.1.exp_avg") == nullptr);
@@ -305,7 +308,7 @@ TEST_CASE("optim: zero_grad forgets gradients (set_to_none)") {
   opt.zero_grad();
   CHECK_FALSE(a.has_grad());
   opt.step();  // nothing to do
-  CHECK(at(a, 0) == 1.0);
+  CHECK(elem(a, 0) == 1.0);
 }
 
 TEST_CASE("optim: updates are not recorded on the tape") {
@@ -432,12 +435,13 @@ TEST_CASE("optim: state_dict is a snapshot, and load copies") {
   set_grad(a, {1.0});
   opt.step();
   StateDict sd = opt.state_dict();
-  const double buf_before = at(*find(sd, "state.0.momentum_buffer"), 0);
+  const double buf_before = elem(*find(sd, "state.0.momentum_buffer"), 0);
   opt.step();
-  CHECK(at(*find(sd, "state.0.momentum_buffer"), 0) == buf_before);  // not aliased
+  CHECK(elem(*find(sd, "state.0.momentum_buffer"), 0) == buf_before);  // not aliased
   opt.load_state_dict(sd);
   opt.step();
-  CHECK(at(*find(sd, "state.0.momentum_buffer"), 0) == buf_before);  // the dict is not written into
+  CHECK(elem(*find(sd, "state.0.momentum_buffer"), 0) ==
+        buf_before);  // the dict is not written into
 }
 
 TEST_CASE("optim: load_state_dict is strict and leaves the optimizer unchanged on error") {
@@ -609,4 +613,67 @@ TEST_CASE("optim: an element's update does not depend on where it sits in the te
       }
     });
   }
+}
+
+TEST_CASE("optim: step rejects a gradient of the wrong shape or dtype before updating anything") {
+  Tensor a = param({1.0, 2.0});
+  Tensor b = param({3.0});
+  SGD opt({a, b}, {.lr = 0.5});
+  set_grad(a, {1.0, 1.0});
+  // accumulate_grad cannot produce this; write the node directly, as a buggy op might.
+  b.node()->grad = std::make_shared<tapegrad::detail::Storage>(xt::xarray<float>{1.0f, 2.0f});
+  CHECK_THROWS_WITH_AS(
+      opt.step(),
+      doctest::Contains("SGD.step: parameter 1 has shape [1] and dtype float64 but "
+                        "its gradient has shape [2] and dtype float32"),
+      std::invalid_argument);
+  CHECK(elem(a, 0) == 1.0);  // parameter 0 was not updated either
+}
+
+TEST_CASE("optim: resume from an .npz checkpoint continues bit for bit") {
+  namespace fs = std::filesystem;
+  const fs::path path =
+      fs::temp_directory_path() / ("tapegrad_test_optim_" + std::to_string(::getpid()) + ".npz");
+  auto named = [](const std::vector<Tensor>& ps) {
+    NamedTensors out;
+    for (std::size_t i = 0; i < ps.size(); ++i) out.emplace_back(std::to_string(i), ps[i]);
+    return out;
+  };
+  std::vector<Tensor> ps = make_params(11);
+  AdamW opt(ps, {.lr = 0.01, .amsgrad = true});
+  StepLR sched(opt, 3, 0.5);
+  for (int k = 0; k < 7; ++k) {
+    fill_grads(ps, k);
+    opt.step();
+    sched.step();
+  }
+  save_checkpoint(path,
+                  merge({add_prefix("model", named(ps)), add_prefix("optim", opt.state_dict()),
+                         add_prefix("sched", sched.state_dict())}));
+  for (int k = 7; k < 14; ++k) {
+    fill_grads(ps, k);
+    opt.step();
+    sched.step();
+  }
+
+  const NamedTensors loaded = load_checkpoint(path);
+  fs::remove(path);
+  std::vector<Tensor> qs;
+  for (std::size_t i = 0; i < ps.size(); ++i)
+    qs.push_back(
+        lookup(loaded, "model." + std::to_string(i)).clone_detached().requires_grad_(true));
+  AdamW opt2(qs);
+  StepLR sched2(opt2, 1, 0.9);
+  opt2.load_state_dict(strip_prefix("optim", loaded));
+  sched2.load_state_dict(strip_prefix("sched", loaded));
+  for (int k = 7; k < 14; ++k) {
+    fill_grads(qs, k);
+    opt2.step();
+    sched2.step();
+  }
+  for (std::size_t i = 0; i < ps.size(); ++i) {
+    CAPTURE(i);
+    CHECK(identical(ps[i], qs[i]));
+  }
+  CHECK(opt2.lr() == opt.lr());
 }
