@@ -46,7 +46,9 @@ xt::xarray<double> random_array(const std::vector<std::size_t>& shape, std::mt19
   return a;
 }
 
-std::string pair_text(I a, I b) { return a == b ? std::to_string(a) : std::to_string(a) + "," + std::to_string(b); }
+std::string pair_text(I a, I b) {
+  return a == b ? std::to_string(a) : std::to_string(a) + "," + std::to_string(b);
+}
 
 c10::optional<torch::Tensor> optional_tensor(bool present, const torch::Tensor& t) {
   if (present) return t;
@@ -235,7 +237,8 @@ std::vector<ConvSpec> fixed_conv_specs() {
       conv_spec(8, 16, 32, 14, 14, 3, 2, 1),  // Conv2d(16, 32, 3, s2, p1) on 14×14
       conv_spec(8, 32, 64, 7, 7, 7, 1, 0),    // Conv2d(32, 64, 7) on 7×7
       // 1×1 kernel with stride > 1 or padding > 0
-      conv_spec(2, 3, 4, 7, 6, 1, 2, 0), conv_spec(2, 3, 4, 5, 5, 1, 1, 1),
+      conv_spec(2, 3, 4, 7, 6, 1, 2, 0),
+      conv_spec(2, 3, 4, 5, 5, 1, 1, 1),
       conv_spec(2, 3, 4, 8, 8, 1, 3, 2),
       // grouped 1×1 conv 4 -> 16, groups 2
       conv_spec(2, 4, 16, 5, 5, 1, 1, 0, 1, 2),
@@ -368,7 +371,8 @@ void run_transpose(const TransposeSpec& s, std::uint64_t seed, ParityTable& tabl
   const xt::xarray<T> dy = random_array(y_shape, rng);
   y_ref.backward(to_torch(dy));
 
-  const xt::xarray<T> y = conv_transpose2d_forward(x, w, s.bias ? &b : nullptr, opts, s.output_size);
+  const xt::xarray<T> y =
+      conv_transpose2d_forward(x, w, s.bias ? &b : nullptr, opts, s.output_size);
   const xt::xarray<T> dx = conv_transpose2d_backward_input(dy, w, s.input_shape(), opts);
   const xt::xarray<T> dw = conv_transpose2d_backward_weight(dy, x, s.weight_shape(), opts);
   const std::string dtype = dtype_label<T>(), text = s.text();
@@ -394,7 +398,8 @@ std::vector<TransposeSpec> fixed_transpose_specs() {
       transpose_spec(8, 32, 16, 7, 7, 3, 2, 1, 1),   // ConvTranspose2d(32, 16, 3, s2, p1, op1)
       transpose_spec(8, 16, 1, 14, 14, 3, 2, 1, 1),  // ConvTranspose2d(16, 1, 3, s2, p1, op1)
       // 1×1 kernel, stride 2 (PyTorch's backward-input regression), with output_padding
-      transpose_spec(2, 3, 4, 5, 5, 1, 2, 0), transpose_spec(2, 3, 4, 5, 4, 1, 2, 0, 1),
+      transpose_spec(2, 3, 4, 5, 5, 1, 2, 0),
+      transpose_spec(2, 3, 4, 5, 4, 1, 2, 0, 1),
       // output_padding below the dilation but not the stride
       transpose_spec(2, 2, 3, 4, 4, 3, 1, 1, 1, 2),
       // depthwise

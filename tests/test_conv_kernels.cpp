@@ -56,20 +56,24 @@ double dot(const xt::xarray<double>& a, const xt::xarray<double>& b) {
 I source_index(I h, I size, PaddingMode mode) {
   if (h >= 0 && h < size) return h;
   switch (mode) {
-    case PaddingMode::Zeros: return -1;
-    case PaddingMode::Reflect: return h < 0 ? -h : 2 * (size - 1) - h;
-    case PaddingMode::Replicate: return h < 0 ? 0 : size - 1;
-    case PaddingMode::Circular: return h < 0 ? h + size : h - size;
+    case PaddingMode::Zeros:
+      return -1;
+    case PaddingMode::Reflect:
+      return h < 0 ? -h : 2 * (size - 1) - h;
+    case PaddingMode::Replicate:
+      return h < 0 ? 0 : size - 1;
+    case PaddingMode::Circular:
+      return h < 0 ? h + size : h - size;
   }
   return -1;
 }
 
 // Geometry of a reference call, in the notation of the index formula.
 struct Ref {
-  I n, cin, h, w;      // input
-  I cout, ho, wo;      // output
+  I n, cin, h, w;  // input
+  I cout, ho, wo;  // output
   I kh, kw, groups;
-  I sh, sw, ph, pw;    // ph, pw: top/left padding
+  I sh, sw, ph, pw;  // ph, pw: top/left padding
   I dh, dw;
   PaddingMode mode = PaddingMode::Zeros;
 };
@@ -83,15 +87,14 @@ struct ConvRefResult {
   xt::xarray<double> y, dx, dw, db;
 };
 
-ConvRefResult conv_reference(const Ref& r, const xt::xarray<double>& x,
-                             const xt::xarray<double>& w, const xt::xarray<double>* b,
-                             const xt::xarray<double>& dy) {
+ConvRefResult conv_reference(const Ref& r, const xt::xarray<double>& x, const xt::xarray<double>& w,
+                             const xt::xarray<double>* b, const xt::xarray<double>& dy) {
   const I cin_g = r.cin / r.groups, cout_g = r.cout / r.groups;
   ConvRefResult out;
-  out.y = xt::zeros<double>({std::size_t(r.n), std::size_t(r.cout), std::size_t(r.ho),
-                             std::size_t(r.wo)});
-  out.dx = xt::zeros<double>({std::size_t(r.n), std::size_t(r.cin), std::size_t(r.h),
-                              std::size_t(r.w)});
+  out.y = xt::zeros<double>(
+      {std::size_t(r.n), std::size_t(r.cout), std::size_t(r.ho), std::size_t(r.wo)});
+  out.dx =
+      xt::zeros<double>({std::size_t(r.n), std::size_t(r.cin), std::size_t(r.h), std::size_t(r.w)});
   out.dw = xt::zeros<double>(w.shape());
   out.db = xt::zeros<double>({std::size_t(r.cout)});
   for (I n = 0; n < r.n; ++n)
@@ -125,13 +128,12 @@ ConvRefResult conv_reference(const Ref& r, const xt::xarray<double>& x,
 // adds x · W[c, o, u, v] to y[n, g·C_out/g + o, s·i − p + d·u, s·j − p + d·v]
 // (dropped when outside the output), with its gradients by the same loops.
 ConvRefResult conv_transpose_reference(const Ref& r, const xt::xarray<double>& x,
-                                       const xt::xarray<double>& w,
-                                       const xt::xarray<double>* b,
+                                       const xt::xarray<double>& w, const xt::xarray<double>* b,
                                        const xt::xarray<double>& dy) {
   const I cin_g = r.cin / r.groups, cout_g = r.cout / r.groups;
   ConvRefResult out;
-  out.y = xt::zeros<double>({std::size_t(r.n), std::size_t(r.cout), std::size_t(r.ho),
-                             std::size_t(r.wo)});
+  out.y = xt::zeros<double>(
+      {std::size_t(r.n), std::size_t(r.cout), std::size_t(r.ho), std::size_t(r.wo)});
   out.dx = xt::zeros<double>(x.shape());
   out.dw = xt::zeros<double>(w.shape());
   out.db = xt::zeros<double>({std::size_t(r.cout)});
@@ -401,8 +403,7 @@ ConvCase fixed_conv_case(I n, I cin, I cout, I h, I w, I k, I s, I p, I d, I g,
   return cc;
 }
 
-TransposeCase fixed_transpose_case(I n, I cin, I cout, I h, I w, I k, I s, I p, I op, I d,
-                                   I g) {
+TransposeCase fixed_transpose_case(I n, I cin, I cout, I h, I w, I k, I s, I p, I op, I d, I g) {
   TransposeCase tc;
   Ref& r = tc.ref;
   r = Ref{n, cin, h, w, cout, 0, 0, k, k, g, s, s, p, p, d, d, PaddingMode::Zeros};
@@ -549,7 +550,8 @@ TEST_CASE("conv2d kernels: conv_transpose2d is the adjoint of conv2d, random swe
     const I h = std::max<I>(1, dh * (kh - 1) + 1 - 2 * ph) + pick(rng, 0, 6);
     const I w = std::max<I>(1, dw * (kw - 1) + 1 - 2 * pw) + pick(rng, 0, 6);
     const I n = pick(rng, 1, 3);
-    const auto copts = Conv2dOptions{}.stride({sh, sw}).padding({ph, pw}).dilation({dh, dw}).groups(g);
+    const auto copts =
+        Conv2dOptions{}.stride({sh, sw}).padding({ph, pw}).dilation({dh, dw}).groups(g);
     const Shape xs{std::size_t(n), std::size_t(cin), std::size_t(h), std::size_t(w)};
     const Shape ws{std::size_t(cout), std::size_t(cin / g), std::size_t(kh), std::size_t(kw)};
     const Shape ys = conv2d_output_shape(xs, ws, copts);
@@ -581,10 +583,10 @@ TEST_CASE("im2col kernels: col2im is the adjoint of im2col and im2col follows th
     p.dilation = {pick(rng, 1, 2), pick(rng, 1, 2)};
     p.padding = {pick(rng, 0, 2), pick(rng, 0, 2)};
     const I c = pick(rng, 1, 3), n = pick(rng, 1, 2);
-    const I h = std::max<I>(1, p.dilation[0] * (p.kernel[0] - 1) + 1 - 2 * p.padding[0]) +
-                pick(rng, 0, 4);
-    const I w = std::max<I>(1, p.dilation[1] * (p.kernel[1] - 1) + 1 - 2 * p.padding[1]) +
-                pick(rng, 0, 4);
+    const I h =
+        std::max<I>(1, p.dilation[0] * (p.kernel[0] - 1) + 1 - 2 * p.padding[0]) + pick(rng, 0, 4);
+    const I w =
+        std::max<I>(1, p.dilation[1] * (p.kernel[1] - 1) + 1 - 2 * p.padding[1]) + pick(rng, 0, 4);
     const Shape xs{std::size_t(n), std::size_t(c), std::size_t(h), std::size_t(w)};
     const auto x = random_array(xs, rng);
     const auto cols = im2col(x, p);
@@ -683,9 +685,10 @@ TEST_CASE("conv2d kernels: non-positive stride, dilation, groups and negative pa
                        doctest::Contains("conv2d: non-positive stride is not supported, but got "
                                          "stride=[0, 1]"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(conv2d_forward(x, w, nullptr, Conv2dOptions{}.stride(-2)),
-                       doctest::Contains("non-positive stride is not supported, but got stride=[-2]"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      conv2d_forward(x, w, nullptr, Conv2dOptions{}.stride(-2)),
+      doctest::Contains("non-positive stride is not supported, but got stride=[-2]"),
+      std::invalid_argument);
   CHECK_THROWS_WITH_AS(conv2d_forward(x, w, nullptr, Conv2dOptions{}.dilation(0)),
                        doctest::Contains("conv2d: dilation should be greater than zero, but got "
                                          "dilation=[0]"),
@@ -704,15 +707,18 @@ TEST_CASE("conv2d kernels: non-positive stride, dilation, groups and negative pa
       doctest::Contains("conv_transpose2d: negative output_padding is not supported, but got "
                         "output_padding=[-1]"),
       std::invalid_argument);
-  CHECK_THROWS_WITH_AS(conv_transpose2d_forward(x, wt, nullptr, ConvTranspose2dOptions{}.groups(-1)),
-                       doctest::Contains("conv_transpose2d: non-positive groups is not supported"),
-                       std::invalid_argument);
-  CHECK_THROWS_WITH_AS(conv_transpose2d_forward(x, wt, nullptr, ConvTranspose2dOptions{}.dilation(0)),
-                       doctest::Contains("conv_transpose2d: dilation should be greater than zero"),
-                       std::invalid_argument);
-  CHECK_THROWS_WITH_AS(conv_transpose2d_forward(x, wt, nullptr, ConvTranspose2dOptions{}.padding(-1)),
-                       doctest::Contains("conv_transpose2d: negative padding is not supported"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      conv_transpose2d_forward(x, wt, nullptr, ConvTranspose2dOptions{}.groups(-1)),
+      doctest::Contains("conv_transpose2d: non-positive groups is not supported"),
+      std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      conv_transpose2d_forward(x, wt, nullptr, ConvTranspose2dOptions{}.dilation(0)),
+      doctest::Contains("conv_transpose2d: dilation should be greater than zero"),
+      std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      conv_transpose2d_forward(x, wt, nullptr, ConvTranspose2dOptions{}.padding(-1)),
+      doctest::Contains("conv_transpose2d: negative padding is not supported"),
+      std::invalid_argument);
 }
 
 TEST_CASE("conv2d kernels: channels not divisible by groups or not matching the weight") {
@@ -741,15 +747,15 @@ TEST_CASE("conv2d kernels: channels not divisible by groups or not matching the 
 
 TEST_CASE("conv2d kernels: bias of the wrong shape") {
   const auto b5 = zeros({5}), b22 = zeros({2, 3});
-  CHECK_THROWS_WITH_AS(conv2d_forward(zeros({1, 6, 5, 5}), zeros({6, 2, 3, 3}), &b5,
-                                      Conv2dOptions{}.groups(3)),
-                       doctest::Contains("conv2d: Given weight of size [6, 2, 3, 3], expected "
-                                         "bias to be 1-dimensional with 6 elements, but got bias "
-                                         "of size [5] instead"),
-                       std::invalid_argument);
-  CHECK_THROWS_WITH_AS(conv2d_forward(zeros({1, 6, 5, 5}), zeros({6, 2, 3, 3}), &b22,
-                                      Conv2dOptions{}.groups(3)),
-                       doctest::Contains("got bias of size [2, 3] instead"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      conv2d_forward(zeros({1, 6, 5, 5}), zeros({6, 2, 3, 3}), &b5, Conv2dOptions{}.groups(3)),
+      doctest::Contains("conv2d: Given weight of size [6, 2, 3, 3], expected "
+                        "bias to be 1-dimensional with 6 elements, but got bias "
+                        "of size [5] instead"),
+      std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      conv2d_forward(zeros({1, 6, 5, 5}), zeros({6, 2, 3, 3}), &b22, Conv2dOptions{}.groups(3)),
+      doctest::Contains("got bias of size [2, 3] instead"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(conv_transpose2d_forward(zeros({1, 4, 5, 5}), zeros({4, 2, 3, 3}), &b5,
                                                 ConvTranspose2dOptions{}.groups(2)),
                        doctest::Contains("conv_transpose2d: Given transposed=1, weight of size "
@@ -827,14 +833,17 @@ TEST_CASE("conv2d kernels: padding strings and padding modes") {
                         "corresponding input dimension, but got: padding (2, 2) at dimension 2 "
                         "of input [1, 1, 2, 6]"),
       std::invalid_argument);
-  CHECK_NOTHROW(conv2d_forward(x2, w, nullptr, Conv2dOptions{}.padding({1, 2}).padding_mode("reflect")));
+  CHECK_NOTHROW(
+      conv2d_forward(x2, w, nullptr, Conv2dOptions{}.padding({1, 2}).padding_mode("reflect")));
   CHECK_THROWS_WITH_AS(
       conv2d_forward(x2, w, nullptr, Conv2dOptions{}.padding({3, 0}).padding_mode("circular")),
       doctest::Contains("conv2d: padding_mode='circular': Padding value causes wrapping around "
                         "more than once"),
       std::invalid_argument);
-  CHECK_NOTHROW(conv2d_forward(x2, w, nullptr, Conv2dOptions{}.padding({2, 0}).padding_mode("circular")));
-  CHECK_NOTHROW(conv2d_forward(x2, w, nullptr, Conv2dOptions{}.padding(4).padding_mode("replicate")));
+  CHECK_NOTHROW(
+      conv2d_forward(x2, w, nullptr, Conv2dOptions{}.padding({2, 0}).padding_mode("circular")));
+  CHECK_NOTHROW(
+      conv2d_forward(x2, w, nullptr, Conv2dOptions{}.padding(4).padding_mode("replicate")));
   // Unbatched input: the spatial dimensions are 1 and 2.
   CHECK_THROWS_WITH_AS(conv2d_forward(zeros({1, 6, 2}), w, nullptr,
                                       Conv2dOptions{}.padding(2).padding_mode("reflect")),
@@ -897,12 +906,12 @@ TEST_CASE("conv2d kernels: backward kernels share the check and verify grad_outp
                        doctest::Contains("conv2d_backward_input: expected grad_output of size "
                                          "[2, 6, 3, 3], but got grad_output of size [2, 6, 4, 4]"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(conv2d_backward_weight(zeros({2, 6, 3, 3}), x, Shape{6, 2, 3, 3},
-                                              Conv2dOptions{}.groups(3)),
-                       doctest::Contains("conv2d_backward_weight: Given groups=3, weight of size "
-                                         "[6, 2, 3, 3], expected input[2, 4, 5, 5] to have 6 "
-                                         "channels, but got 4 channels instead"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      conv2d_backward_weight(zeros({2, 6, 3, 3}), x, Shape{6, 2, 3, 3}, Conv2dOptions{}.groups(3)),
+      doctest::Contains("conv2d_backward_weight: Given groups=3, weight of size "
+                        "[6, 2, 3, 3], expected input[2, 4, 5, 5] to have 6 "
+                        "channels, but got 4 channels instead"),
+      std::invalid_argument);
   CHECK_THROWS_WITH_AS(conv2d_backward_bias(zeros({6, 3})),
                        doctest::Contains("conv2d_backward_bias: Expected 3D (unbatched) or 4D "
                                          "(batched) grad_output"),
@@ -941,8 +950,9 @@ TEST_CASE("im2col kernels: bad arguments") {
   CHECK_THROWS_WITH_AS(im2col(zeros({1, 3, 3}), Im2colParams{{1, 1}, {0, 1}, {0, 0}, {1, 1}}),
                        doctest::Contains("im2col: stride must be positive, but got (0, 1)"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(col2im(zeros({9, 5}), Shape{1, 3, 3}, Im2colParams{{3, 3}, {1, 1}, {1, 1}, {1, 1}}),
-                       doctest::Contains("col2im: expected cols of size [9, 9] for input [1, 3, 3], "
-                                         "but got [9, 5]"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      col2im(zeros({9, 5}), Shape{1, 3, 3}, Im2colParams{{3, 3}, {1, 1}, {1, 1}, {1, 1}}),
+      doctest::Contains("col2im: expected cols of size [9, 9] for input [1, 3, 3], "
+                        "but got [9, 5]"),
+      std::invalid_argument);
 }

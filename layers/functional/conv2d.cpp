@@ -26,10 +26,14 @@ std::string shape_to_string(const Shape& s) {
 
 const char* padding_mode_name(PaddingMode m) {
   switch (m) {
-    case PaddingMode::Zeros: return "zeros";
-    case PaddingMode::Reflect: return "reflect";
-    case PaddingMode::Replicate: return "replicate";
-    case PaddingMode::Circular: return "circular";
+    case PaddingMode::Zeros:
+      return "zeros";
+    case PaddingMode::Reflect:
+      return "reflect";
+    case PaddingMode::Replicate:
+      return "replicate";
+    case PaddingMode::Circular:
+      return "circular";
   }
   return "?";
 }
@@ -112,13 +116,13 @@ void check_input_rank(std::string_view op, const Shape& x) {
 
 void check_weight_rank(std::string_view op, const Shape& w, const char* layout) {
   if (w.size() != 4)
-    fail(op, std::string("Expected 4D weight ") + layout + ", but got weight of size: " +
-                 shape_to_string(w));
+    fail(op, std::string("Expected 4D weight ") + layout +
+                 ", but got weight of size: " + shape_to_string(w));
 }
 
 void check_common_options(std::string_view op, const std::vector<std::int64_t>& stride_v,
-                          Pair stride, const std::vector<std::int64_t>& dilation_v,
-                          Pair dilation, const std::vector<std::int64_t>& padding_v, Pair padding,
+                          Pair stride, const std::vector<std::int64_t>& dilation_v, Pair dilation,
+                          const std::vector<std::int64_t>& padding_v, Pair padding,
                           std::int64_t groups) {
   if (stride[0] < 1 || stride[1] < 1)
     fail(op, "non-positive stride is not supported, but got stride=" + list_str(stride_v));
@@ -140,8 +144,9 @@ void check_nonempty(std::string_view op, const Shape& x, const Shape& w) {
            "empty), but got input of size: " +
                shape_to_string(x));
   for (std::size_t v : w)
-    if (v == 0) fail(op, "Expected weight with non-zero sizes, but got weight of size: " +
-                             shape_to_string(w));
+    if (v == 0)
+      fail(op,
+           "Expected weight with non-zero sizes, but got weight of size: " + shape_to_string(w));
 }
 
 void check_groups_divide(std::string_view op, const Shape& w, std::int64_t groups) {
@@ -325,14 +330,14 @@ Conv2dGeometry check_transpose_impl(const Shape& x, const Shape& w,
       fail(op, "for " + std::to_string(full) + "D input, output_size must have 2 or " +
                    std::to_string(full) + " elements (got " + std::to_string(req.size()) + ")");
     const std::int64_t want_h = req[req.size() - 2], want_w = req[req.size() - 1];
-    const bool as_options = from_grad && want_h == min_h + out_pad_opt[0] &&
-                            want_w == min_w + out_pad_opt[1];
+    const bool as_options =
+        from_grad && want_h == min_h + out_pad_opt[0] && want_w == min_w + out_pad_opt[1];
     if (!as_options) {
       const std::int64_t max_h = min_h + g.stride_h - 1, max_w = min_w + g.stride_w - 1;
       if (want_h < min_h || want_h > max_h || want_w < min_w || want_w > max_w) {
         const std::string range = "[" + std::to_string(min_h) + ", " + std::to_string(min_w) +
-                                  "] to [" + std::to_string(max_h) + ", " +
-                                  std::to_string(max_w) + "]";
+                                  "] to [" + std::to_string(max_h) + ", " + std::to_string(max_w) +
+                                  "]";
         if (from_grad)
           fail(op, "grad_output of spatial size [" + std::to_string(want_h) + ", " +
                        std::to_string(want_w) + "] does not fit input " + shape_to_string(x) +
@@ -353,13 +358,13 @@ Conv2dGeometry check_transpose_impl(const Shape& x, const Shape& w,
   // dilated kernel); PyTorch rejects anything else.
   if (!((out_pad[1] < g.stride_w || out_pad[1] < g.dilation_w) &&
         (out_pad[0] < g.stride_h || out_pad[0] < g.dilation_h)))
-    fail(op, "output padding must be smaller than either stride or dilation, but got "
-             "output_padding_height: " +
-                 std::to_string(out_pad[0]) + " output_padding_width: " +
-                 std::to_string(out_pad[1]) + " stride_height: " + std::to_string(g.stride_h) +
-                 " stride_width: " + std::to_string(g.stride_w) +
-                 " dilation_height: " + std::to_string(g.dilation_h) +
-                 " dilation_width: " + std::to_string(g.dilation_w));
+    fail(op,
+         "output padding must be smaller than either stride or dilation, but got "
+         "output_padding_height: " +
+             std::to_string(out_pad[0]) + " output_padding_width: " + std::to_string(out_pad[1]) +
+             " stride_height: " + std::to_string(g.stride_h) + " stride_width: " +
+             std::to_string(g.stride_w) + " dilation_height: " + std::to_string(g.dilation_h) +
+             " dilation_width: " + std::to_string(g.dilation_w));
   g.out_h = min_h + out_pad[0];
   g.out_w = min_w + out_pad[1];
   if (g.out_h < 1 || g.out_w < 1)
@@ -458,8 +463,9 @@ struct ConvProblem {
   // Samples per chunk, balanced so the chunks have (nearly) equal size.
   std::int64_t chunk() const {
     const std::int64_t per_sample = (k() * groups + y_channels) * spatial_out();
-    std::int64_t nb = std::clamp<std::int64_t>(kChunkElements / std::max<std::int64_t>(per_sample, 1),
-                                               1, std::max<std::int64_t>(batch, 1));
+    std::int64_t nb =
+        std::clamp<std::int64_t>(kChunkElements / std::max<std::int64_t>(per_sample, 1), 1,
+                                 std::max<std::int64_t>(batch, 1));
     const std::int64_t chunks = (batch + nb - 1) / nb;
     return chunks > 0 ? (batch + chunks - 1) / chunks : 1;
   }
@@ -521,8 +527,8 @@ void apply_conv(const ConvProblem& p, const T* x, const T* w, const T* bias, T* 
     // x is [N, C_x·H·W] = colsᵀ and y is [N, C_y]: no im2col, no scatter.
     for (std::int64_t g = 0; g < G; ++g)
       // y_g [N, C_y/g] = x_g [N, K] · W_gᵀ [K, C_y/g]
-      blas::gemm<T>(false, true, p.batch, cy_g, K, T(1), x + g * K, p.x_sample(),
-                    w + g * cy_g * K, K, T(0), y + g * cy_g, p.y_channels);
+      blas::gemm<T>(false, true, p.batch, cy_g, K, T(1), x + g * K, p.x_sample(), w + g * cy_g * K,
+                    K, T(0), y + g * cy_g, p.y_channels);
     bias_planes(y, p.batch, p.y_channels, 1, bias, false);
     return;
   }
@@ -585,8 +591,8 @@ void apply_conv_adjoint(const ConvProblem& p, const T* y, const T* w, T* x) {
       // col2im of a pointwise sample is the identity: accumulate straight into x.
       for (std::int64_t g = 0; g < G; ++g)
         // x_g [K, L] += W_gᵀ [K, C_y/g] · y_g [C_y/g, L]
-        blas::gemm<T>(true, false, K, ld, cy_g, T(1), w + g * cy_g * K, K, ymat + g * cy_g * ld,
-                      ld, T(1), xs + g * K * ld, ld);
+        blas::gemm<T>(true, false, K, ld, cy_g, T(1), w + g * cy_g * K, K, ymat + g * cy_g * ld, ld,
+                      T(1), xs + g * K * ld, ld);
       continue;
     }
     T* dcols = ws.cols.get(G * K * ld);
@@ -638,8 +644,8 @@ void conv_weight_grad(const ConvProblem& p, const T* y, const T* x, T* dw) {
     const T beta = n0 == 0 ? T(0) : T(1);  // the first chunk overwrites, later ones add
     for (std::int64_t g = 0; g < G; ++g)
       // dW_g [C_y/g, K] (+)= y_g [C_y/g, nb·L] · cols_gᵀ [nb·L, K]
-      blas::gemm<T>(false, true, cy_g, K, ld, T(1), ymat + g * cy_g * ld, ld, cols + g * K * ld,
-                    ld, beta, dw + g * cy_g * K, K);
+      blas::gemm<T>(false, true, cy_g, K, ld, T(1), ymat + g * cy_g * ld, ld, cols + g * K * ld, ld,
+                    beta, dw + g * cy_g * K, K);
   }
 }
 
@@ -684,8 +690,8 @@ PadMaps pad_maps(const Conv2dGeometry& g) {
 
 // xp [planes, Hp, Wp] <- x [planes, H, W] through the index maps.
 template <class T>
-void pad_planes(const T* x, std::int64_t planes, std::int64_t h, std::int64_t w,
-                const PadMaps& m, T* xp) {
+void pad_planes(const T* x, std::int64_t planes, std::int64_t h, std::int64_t w, const PadMaps& m,
+                T* xp) {
   const std::int64_t hp = m.padded_h(), wp = m.padded_w();
 #pragma omp parallel for schedule(static) if (planes * hp * wp >= kParallelThreshold)
   for (std::int64_t p = 0; p < planes; ++p) {
@@ -861,9 +867,8 @@ xt::xarray<T> conv2d_forward(const xt::xarray<T>& input, const xt::xarray<T>& we
 }
 
 template <class T>
-xt::xarray<T> conv2d_backward_input(const xt::xarray<T>& grad_output,
-                                    const xt::xarray<T>& weight, const Shape& input_shape,
-                                    const Conv2dOptions& opts) {
+xt::xarray<T> conv2d_backward_input(const xt::xarray<T>& grad_output, const xt::xarray<T>& weight,
+                                    const Shape& input_shape, const Conv2dOptions& opts) {
   constexpr std::string_view op = "conv2d_backward_input";
   const Conv2dGeometry g = check_conv2d(input_shape, shape_of(weight), std::nullopt, opts, op);
   check_grad_output(op, grad_output, g.output_shape());
@@ -886,9 +891,8 @@ xt::xarray<T> conv2d_backward_input(const xt::xarray<T>& grad_output,
 }
 
 template <class T>
-xt::xarray<T> conv2d_backward_weight(const xt::xarray<T>& grad_output,
-                                     const xt::xarray<T>& input, const Shape& weight_shape,
-                                     const Conv2dOptions& opts) {
+xt::xarray<T> conv2d_backward_weight(const xt::xarray<T>& grad_output, const xt::xarray<T>& input,
+                                     const Shape& weight_shape, const Conv2dOptions& opts) {
   constexpr std::string_view op = "conv2d_backward_weight";
   const Conv2dGeometry g = check_conv2d(shape_of(input), weight_shape, std::nullopt, opts, op);
   check_grad_output(op, grad_output, g.output_shape());
@@ -906,25 +910,24 @@ xt::xarray<T> conv2d_backward_bias(const xt::xarray<T>& grad_output) {
 // ---- conv_transpose2d ----
 
 template <class T>
-xt::xarray<T> conv_transpose2d_forward(const xt::xarray<T>& input, const xt::xarray<T>& weight,
-                                       const std::type_identity_t<xt::xarray<T>>* bias,
-                                       const ConvTranspose2dOptions& opts,
-                                       const std::optional<std::vector<std::int64_t>>& output_size) {
+xt::xarray<T> conv_transpose2d_forward(
+    const xt::xarray<T>& input, const xt::xarray<T>& weight,
+    const std::type_identity_t<xt::xarray<T>>* bias, const ConvTranspose2dOptions& opts,
+    const std::optional<std::vector<std::int64_t>>& output_size) {
   const Conv2dGeometry g = check_conv_transpose2d(shape_of(input), shape_of(weight),
                                                   optional_shape(bias), opts, output_size);
   xt::xarray<T> out = xt::xarray<T>::from_shape(g.output_shape());
   if (out.size() == 0) return out;
   // y = b, then y += col2im(W_gᵀ · x_g): the adjoint of the conv y -> x.
-  bias_planes(out.data(), g.batch, g.out_channels, g.out_h * g.out_w,
-              bias ? bias->data() : nullptr, true);
+  bias_planes(out.data(), g.batch, g.out_channels, g.out_h * g.out_w, bias ? bias->data() : nullptr,
+              true);
   apply_conv_adjoint(transpose_problem(g), input.data(), weight.data(), out.data());
   return out;
 }
 
 template <class T>
 xt::xarray<T> conv_transpose2d_backward_input(const xt::xarray<T>& grad_output,
-                                              const xt::xarray<T>& weight,
-                                              const Shape& input_shape,
+                                              const xt::xarray<T>& weight, const Shape& input_shape,
                                               const ConvTranspose2dOptions& opts) {
   constexpr std::string_view op = "conv_transpose2d_backward_input";
   const Conv2dGeometry g =
@@ -934,8 +937,8 @@ xt::xarray<T> conv_transpose2d_backward_input(const xt::xarray<T>& grad_output,
   xt::xarray<T> dx = xt::xarray<T>::from_shape(input_shape);
   if (dx.size() == 0) return dx;
   // dx = conv2d(dY, W): im2col(dY) then W_g · cols_g.
-  apply_conv(transpose_problem(g), grad_output.data(), weight.data(), static_cast<const T*>(nullptr),
-             dx.data());
+  apply_conv(transpose_problem(g), grad_output.data(), weight.data(),
+             static_cast<const T*>(nullptr), dx.data());
   return dx;
 }
 
@@ -965,8 +968,7 @@ xt::xarray<T> conv_transpose2d_backward_bias(const xt::xarray<T>& grad_output) {
 void release_conv_workspace() {
   for (auto* b : {&workspace<float>().cols, &workspace<float>().mat, &workspace<float>().padded})
     b->release();
-  for (auto* b :
-       {&workspace<double>().cols, &workspace<double>().mat, &workspace<double>().padded})
+  for (auto* b : {&workspace<double>().cols, &workspace<double>().mat, &workspace<double>().padded})
     b->release();
 }
 

@@ -51,15 +51,13 @@ xt::xarray<T> conv2d_forward(const xt::xarray<T>& input, const xt::xarray<T>& we
 /// dL/dx from dL/dy for y = conv2d(x, w): shape `input_shape`. Non-zeros padding
 /// modes fold the gradient of the padded input back onto x.
 template <class T>
-xt::xarray<T> conv2d_backward_input(const xt::xarray<T>& grad_output,
-                                    const xt::xarray<T>& weight, const Shape& input_shape,
-                                    const Conv2dOptions& opts = {});
+xt::xarray<T> conv2d_backward_input(const xt::xarray<T>& grad_output, const xt::xarray<T>& weight,
+                                    const Shape& input_shape, const Conv2dOptions& opts = {});
 
 /// dL/dw from dL/dy for y = conv2d(x, w): shape `weight_shape`, summed over the batch.
 template <class T>
-xt::xarray<T> conv2d_backward_weight(const xt::xarray<T>& grad_output,
-                                     const xt::xarray<T>& input, const Shape& weight_shape,
-                                     const Conv2dOptions& opts = {});
+xt::xarray<T> conv2d_backward_weight(const xt::xarray<T>& grad_output, const xt::xarray<T>& input,
+                                     const Shape& weight_shape, const Conv2dOptions& opts = {});
 
 /// dL/db from dL/dy [N, C_out, H_out, W_out] (or unbatched): [C_out], the sum over
 /// the batch and both spatial dimensions.
@@ -84,8 +82,7 @@ xt::xarray<T> conv_transpose2d_forward(
 /// lie in the range output_size allows).
 template <class T>
 xt::xarray<T> conv_transpose2d_backward_input(const xt::xarray<T>& grad_output,
-                                              const xt::xarray<T>& weight,
-                                              const Shape& input_shape,
+                                              const xt::xarray<T>& weight, const Shape& input_shape,
                                               const ConvTranspose2dOptions& opts = {});
 
 /// dL/dw from dL/dy for y = conv_transpose2d(x, w): shape `weight_shape`, summed over

@@ -130,8 +130,12 @@ class ConvTranspose2dOptions {
   ConvTranspose2dOptions& stride(std::vector<std::int64_t> s) { return set(stride_, std::move(s)); }
 
   ConvTranspose2dOptions& padding(std::int64_t p) { return set(padding_, {p}); }
-  ConvTranspose2dOptions& padding(std::initializer_list<std::int64_t> p) { return set(padding_, p); }
-  ConvTranspose2dOptions& padding(std::vector<std::int64_t> p) { return set(padding_, std::move(p)); }
+  ConvTranspose2dOptions& padding(std::initializer_list<std::int64_t> p) {
+    return set(padding_, p);
+  }
+  ConvTranspose2dOptions& padding(std::vector<std::int64_t> p) {
+    return set(padding_, std::move(p));
+  }
 
   ConvTranspose2dOptions& output_padding(std::int64_t p) { return set(output_padding_, {p}); }
   ConvTranspose2dOptions& output_padding(std::initializer_list<std::int64_t> p) {
@@ -142,8 +146,12 @@ class ConvTranspose2dOptions {
   }
 
   ConvTranspose2dOptions& dilation(std::int64_t d) { return set(dilation_, {d}); }
-  ConvTranspose2dOptions& dilation(std::initializer_list<std::int64_t> d) { return set(dilation_, d); }
-  ConvTranspose2dOptions& dilation(std::vector<std::int64_t> d) { return set(dilation_, std::move(d)); }
+  ConvTranspose2dOptions& dilation(std::initializer_list<std::int64_t> d) {
+    return set(dilation_, d);
+  }
+  ConvTranspose2dOptions& dilation(std::vector<std::int64_t> d) {
+    return set(dilation_, std::move(d));
+  }
 
   ConvTranspose2dOptions& groups(std::int64_t g) {
     groups_ = g;
@@ -235,8 +243,7 @@ Conv2dGeometry check_conv_transpose2d(
     std::string_view op = "conv_transpose2d");
 
 /// Output shape of conv2d for these arguments (checks them like the kernels do).
-Shape conv2d_output_shape(const Shape& input, const Shape& weight,
-                          const Conv2dOptions& opts = {});
+Shape conv2d_output_shape(const Shape& input, const Shape& weight, const Conv2dOptions& opts = {});
 
 /// Output shape of conv_transpose2d for these arguments (checks them like the
 /// kernels do).

@@ -41,8 +41,7 @@ Range valid_range(std::int64_t offset, std::int64_t stride, std::int64_t size, s
 #if defined(__AVX512F__)
 // Lane t of the result is element 2t of the 32 floats (a, b) / 16 doubles (a, b).
 inline __m512 even_lanes(__m512 a, __m512 b) {
-  const __m512i idx =
-      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   return _mm512_permutex2var_ps(a, idx, b);
 }
 inline __m512d even_lanes(__m512d a, __m512d b) {
@@ -70,8 +69,8 @@ inline bool gather_row_simd(float* drow, const float* src, std::int64_t lo, std:
   } else {
     const std::int64_t n_in = 2 * span - 1;  // src[0], src[2], ..., src[2·(span − 1)]
     const __m512 a = _mm512_maskz_loadu_ps(first16(n_in), src);
-    const __m512 b = n_in > 16 ? _mm512_maskz_loadu_ps(first16(n_in - 16), src + 16)
-                               : _mm512_setzero_ps();
+    const __m512 b =
+        n_in > 16 ? _mm512_maskz_loadu_ps(first16(n_in - 16), src + 16) : _mm512_setzero_ps();
     v = _mm512_maskz_expand_ps(valid, even_lanes(a, b));
   }
   _mm512_mask_storeu_ps(drow, first16(out_w), v);
@@ -88,8 +87,8 @@ inline bool gather_row_simd(double* drow, const double* src, std::int64_t lo, st
   } else {
     const std::int64_t n_in = 2 * span - 1;
     const __m512d a = _mm512_maskz_loadu_pd(first8(n_in), src);
-    const __m512d b = n_in > 8 ? _mm512_maskz_loadu_pd(first8(n_in - 8), src + 8)
-                               : _mm512_setzero_pd();
+    const __m512d b =
+        n_in > 8 ? _mm512_maskz_loadu_pd(first8(n_in - 8), src + 8) : _mm512_setzero_pd();
     v = _mm512_maskz_expand_pd(valid, even_lanes(a, b));
   }
   _mm512_mask_storeu_pd(drow, first8(out_w), v);
@@ -108,9 +107,9 @@ inline bool scatter_add_row_simd(float* drow, const float* src, std::int64_t spa
   const __m512i ib = _mm512_setr_epi32(8, 0, 9, 0, 10, 0, 11, 0, 12, 0, 13, 0, 14, 0, 15, 0);
   const std::int64_t n_out = 2 * span - 1;
   const __mmask16 ma = first16(n_out);
-  _mm512_mask_storeu_ps(drow, ma,
-                        _mm512_add_ps(_mm512_maskz_loadu_ps(ma, drow),
-                                      _mm512_maskz_permutexvar_ps(0x5555, ia, s)));
+  _mm512_mask_storeu_ps(
+      drow, ma,
+      _mm512_add_ps(_mm512_maskz_loadu_ps(ma, drow), _mm512_maskz_permutexvar_ps(0x5555, ia, s)));
   if (n_out > 16) {
     const __mmask16 mb = first16(n_out - 16);
     _mm512_mask_storeu_ps(drow + 16, mb,
@@ -127,9 +126,9 @@ inline bool scatter_add_row_simd(double* drow, const double* src, std::int64_t s
   const __m512i ib = _mm512_setr_epi64(4, 0, 5, 0, 6, 0, 7, 0);
   const std::int64_t n_out = 2 * span - 1;
   const __mmask8 ma = first8(n_out);
-  _mm512_mask_storeu_pd(drow, ma,
-                        _mm512_add_pd(_mm512_maskz_loadu_pd(ma, drow),
-                                      _mm512_maskz_permutexvar_pd(0x55, ia, s)));
+  _mm512_mask_storeu_pd(
+      drow, ma,
+      _mm512_add_pd(_mm512_maskz_loadu_pd(ma, drow), _mm512_maskz_permutexvar_pd(0x55, ia, s)));
   if (n_out > 8) {
     const __mmask8 mb = first8(n_out - 8);
     _mm512_mask_storeu_pd(drow + 8, mb,
@@ -363,8 +362,8 @@ void im2col_batch(const T* x, std::int64_t batch, std::int64_t sample_stride,
       const std::int64_t lo = t.cols.lo, hi = t.cols.hi;
       std::fill(dst, dst + t.rows.lo * out_w, T(0));  // rows above the input
       for (std::int64_t i = t.rows.lo; i < t.rows.hi; ++i)
-        gather_row(dst + i * out_w, src + (i * sh + t.off_h) * width + (lo * sw + t.off_w), lo,
-                   hi, out_w, sw);
+        gather_row(dst + i * out_w, src + (i * sh + t.off_h) * width + (lo * sw + t.off_w), lo, hi,
+                   out_w, sw);
       std::fill(dst + t.rows.hi * out_w, dst + L, T(0));  // rows below the input
     }
   }
@@ -413,8 +412,8 @@ void col2im_batch(const T* cols, std::int64_t ld_cols, std::int64_t batch,
 
 template void im2col_batch<float>(const float*, std::int64_t, std::int64_t, const PlaneGeometry&,
                                   float*, std::int64_t);
-template void im2col_batch<double>(const double*, std::int64_t, std::int64_t,
-                                   const PlaneGeometry&, double*, std::int64_t);
+template void im2col_batch<double>(const double*, std::int64_t, std::int64_t, const PlaneGeometry&,
+                                   double*, std::int64_t);
 template void col2im_batch<float>(const float*, std::int64_t, std::int64_t, std::int64_t,
                                   const PlaneGeometry&, float*);
 template void col2im_batch<double>(const double*, std::int64_t, std::int64_t, std::int64_t,
@@ -441,15 +440,13 @@ std::string pair_str(const std::array<std::int64_t, 2>& a) {
 detail::PlaneGeometry plane_geometry(const char* op, const Shape& x, const Im2colParams& p,
                                      std::int64_t& batch) {
   if (x.size() != 3 && x.size() != 4)
-    fail(op, "expected a 3D [C, H, W] or 4D [N, C, H, W] input shape, but got " +
-                 shape_to_string(x));
+    fail(op,
+         "expected a 3D [C, H, W] or 4D [N, C, H, W] input shape, but got " + shape_to_string(x));
   for (int d = 0; d < 2; ++d) {
     if (p.kernel[d] < 1) fail(op, "kernel size must be positive, but got " + pair_str(p.kernel));
     if (p.stride[d] < 1) fail(op, "stride must be positive, but got " + pair_str(p.stride));
-    if (p.dilation[d] < 1)
-      fail(op, "dilation must be positive, but got " + pair_str(p.dilation));
-    if (p.padding[d] < 0)
-      fail(op, "padding must be non-negative, but got " + pair_str(p.padding));
+    if (p.dilation[d] < 1) fail(op, "dilation must be positive, but got " + pair_str(p.dilation));
+    if (p.padding[d] < 0) fail(op, "padding must be non-negative, but got " + pair_str(p.padding));
   }
   const std::size_t off = x.size() - 3;
   batch = x.size() == 4 ? static_cast<std::int64_t>(x[0]) : 1;
