@@ -144,12 +144,14 @@ TEST_CASE("idx: truncated and over-long files name the sizes") {
 
   auto longer = b;
   longer.push_back(0);
-  CHECK(idx_error(longer).find("trailing data: header says 3x4x5 = 60 bytes of data, file has 61") !=
-        std::string::npos);
+  CHECK(
+      idx_error(longer).find("trailing data: header says 3x4x5 = 60 bytes of data, file has 61") !=
+      std::string::npos);
   CHECK(idx_error(gzip(longer)).find("decompressed data has 61") != std::string::npos);
   auto gz_junk = gz;
   gz_junk.push_back('x');
-  CHECK(idx_error(gz_junk).find("1 bytes of trailing data after the gzip stream") != std::string::npos);
+  CHECK(idx_error(gz_junk).find("1 bytes of trailing data after the gzip stream") !=
+        std::string::npos);
 
   CHECK(idx_error({}).find("truncated: file has 0 bytes, an IDX header needs at least 4") !=
         std::string::npos);
@@ -160,8 +162,9 @@ TEST_CASE("idx: truncated and over-long files name the sizes") {
 TEST_CASE("idx: wrong magic, element type and dimensions are reported") {
   auto b = small_idx3();
   b[1] = 1;
-  CHECK(idx_error(b).find("f.idx: not an IDX file: wrong magic 00 01 08 03 (expected 00 00 08 03") !=
-        std::string::npos);
+  CHECK(
+      idx_error(b).find("f.idx: not an IDX file: wrong magic 00 01 08 03 (expected 00 00 08 03") !=
+      std::string::npos);
   b = small_idx3();
   b[2] = 0x0d;
   CHECK(idx_error(b).find("unsupported IDX element type 0x0d (float)") != std::string::npos);
@@ -214,13 +217,15 @@ TEST_CASE("idx: fuzz: truncations and byte flips never crash") {
   for (const auto* src : {&plain, &gz}) {
     const bool checksummed = src == &gz;
     for (std::size_t n = 0; n < src->size(); ++n) {
-      attempt(std::vector<std::uint8_t>(src->begin(), src->begin() + static_cast<std::ptrdiff_t>(n)),
-              checksummed);
+      attempt(
+          std::vector<std::uint8_t>(src->begin(), src->begin() + static_cast<std::ptrdiff_t>(n)),
+          checksummed);
     }
     for (int iter = 0; iter < 3000; ++iter) {
       auto b = *src;
       const int flips = 1 + static_cast<int>(rng() % 3);
-      for (int f = 0; f < flips; ++f) b[rng() % b.size()] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
+      for (int f = 0; f < flips; ++f)
+        b[rng() % b.size()] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
       attempt(b, checksummed);
     }
   }
@@ -295,7 +300,9 @@ TEST_CASE("idx: load_mnist on a real data set, when one is installed") {
       for (auto l : split->labels) ++counts[l];
       for (int c = 0; c < 10; ++c) CHECK(counts[static_cast<std::size_t>(c)] > 0);
     }
-    MESSAGE(dir.string() << ": " << train.labels.size() << " train, " << test.labels.size() << " test images");
+    MESSAGE(dir.string() << ": " << train.labels.size() << " train, " << test.labels.size()
+                         << " test images");
   }
-  if (!found) MESSAGE("skipped: no MNIST directory (set TAPEGRAD_MNIST_DIR or run scripts/fetch_mnist.sh)");
+  if (!found)
+    MESSAGE("skipped: no MNIST directory (set TAPEGRAD_MNIST_DIR or run scripts/fetch_mnist.sh)");
 }

@@ -57,7 +57,8 @@ std::vector<std::uint8_t> read_all(const fs::path& p) {
 }
 
 std::uint32_t be32(const std::uint8_t* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         p[3];
 }
 
 /// Checks the PNG structure: signature, IHDR first, every chunk's CRC, IEND last.
@@ -77,7 +78,8 @@ PngInfo check_png(const std::vector<std::uint8_t>& b) {
   while (pos + 12 <= b.size()) {
     const std::uint32_t len = be32(&b[pos]);
     REQUIRE(pos + 12 + len <= b.size());
-    const std::string type(b.begin() + static_cast<std::ptrdiff_t>(pos + 4), b.begin() + static_cast<std::ptrdiff_t>(pos + 8));
+    const std::string type(b.begin() + static_cast<std::ptrdiff_t>(pos + 4),
+                           b.begin() + static_cast<std::ptrdiff_t>(pos + 8));
     const auto crc = static_cast<std::uint32_t>(crc32(0, &b[pos + 4], 4 + len));
     CHECK(crc == be32(&b[pos + 8 + len]));
     if (first) {
@@ -96,11 +98,14 @@ PngInfo check_png(const std::vector<std::uint8_t>& b) {
 }
 
 /// Decoded pixels of a PNG file, with stb_image.
-std::vector<std::uint8_t> decode(const std::vector<std::uint8_t>& png, int& w, int& h, int channels) {
+std::vector<std::uint8_t> decode(const std::vector<std::uint8_t>& png, int& w, int& h,
+                                 int channels) {
   int n = 0;
-  unsigned char* px = stbi_load_from_memory(png.data(), static_cast<int>(png.size()), &w, &h, &n, channels);
+  unsigned char* px =
+      stbi_load_from_memory(png.data(), static_cast<int>(png.size()), &w, &h, &n, channels);
   REQUIRE(px != nullptr);
-  std::vector<std::uint8_t> out(px, px + static_cast<std::size_t>(w) * static_cast<std::size_t>(h) * static_cast<std::size_t>(channels));
+  std::vector<std::uint8_t> out(px, px + static_cast<std::size_t>(w) * static_cast<std::size_t>(h) *
+                                             static_cast<std::size_t>(channels));
   stbi_image_free(px);
   return out;
 }
@@ -123,14 +128,16 @@ TEST_CASE("image: save_png_gray writes a valid PNG with the right pixels") {
   CHECK(px == std::vector<std::uint8_t>{0, 128, 255, 0, 255, 51});
   CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
 
-  CHECK_THROWS_WITH_AS(save_png_gray(dir / "bad.png", xt::zeros<float>({1, 2, 3})),
-                       doctest::Contains("save_png_gray: expected a greyscale image [H, W], got shape [1, 2, 3]"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      save_png_gray(dir / "bad.png", xt::zeros<float>({1, 2, 3})),
+      doctest::Contains("save_png_gray: expected a greyscale image [H, W], got shape [1, 2, 3]"),
+      std::invalid_argument);
   xt::xarray<float> nan = xt::zeros<float>({2, 2});
   nan(1, 0) = std::numeric_limits<float>::quiet_NaN();
-  CHECK_THROWS_WITH_AS(save_png_gray(dir / "bad.png", nan), doctest::Contains("pixel (1, 0) is NaN"),
-                       std::invalid_argument);
-  CHECK_THROWS_AS(save_png_gray(dir / "bad.png", xt::xarray<float>::from_shape({0, 4})), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(save_png_gray(dir / "bad.png", nan),
+                       doctest::Contains("pixel (1, 0) is NaN"), std::invalid_argument);
+  CHECK_THROWS_AS(save_png_gray(dir / "bad.png", xt::xarray<float>::from_shape({0, 4})),
+                  std::invalid_argument);
   CHECK_FALSE(fs::exists(dir / "bad.png"));
   CHECK_THROWS_WITH_AS(save_png_gray(dir / "no" / "such" / "dir.png", img),
                        doctest::Contains("save_png_gray: "), IoError);
@@ -149,7 +156,8 @@ TEST_CASE("image: save_png_rgb round trips pixels") {
   int w = 0, h = 0;
   const auto px = decode(bytes, w, h, 3);
   CHECK(std::equal(px.begin(), px.end(), img.data(), img.data() + img.size()));
-  CHECK_THROWS_AS(save_png_rgb(dir / "x.png", xt::zeros<std::uint8_t>({4, 5, 4})), std::invalid_argument);
+  CHECK_THROWS_AS(save_png_rgb(dir / "x.png", xt::zeros<std::uint8_t>({4, 5, 4})),
+                  std::invalid_argument);
 }
 
 TEST_CASE("image: image_grid tiles [N,1,H,W] and [N,H,W] with padding") {
@@ -159,22 +167,24 @@ TEST_CASE("image: image_grid tiles [N,1,H,W] and [N,H,W] with padding") {
   CHECK(shape_of(grid) == std::vector<std::size_t>{2 * 3 + 3 * 1, 3 * 2 + 4 * 1});
   // Image k sits at row k / 3, column k % 3.
   CHECK(grid(1, 1) == 0.0f);
-  CHECK(grid(1 + 2, 1 + 2 + 1 + 1) == doctest::Approx(0.1f));   // image 1, its row 2, col 1
+  CHECK(grid(1 + 2, 1 + 2 + 1 + 1) == doctest::Approx(0.1f));        // image 1, its row 2, col 1
   CHECK(grid(1 + 2, 1 + 2 * (2 + 1) + 1) == doctest::Approx(0.2f));  // image 2
-  CHECK(grid(1 + 3 + 1, 1 + 2 + 1) == doctest::Approx(0.4f));   // image 4
-  CHECK(grid(0, 0) == 1.0f);                                      // padding
-  CHECK(grid(1 + 3 + 1, 1 + 2 + 1 + 2 + 1) == 1.0f);              // the empty sixth cell
-  CHECK(grid(1, 3) == 1.0f);                                      // between tiles
+  CHECK(grid(1 + 3 + 1, 1 + 2 + 1) == doctest::Approx(0.4f));        // image 4
+  CHECK(grid(0, 0) == 1.0f);                                         // padding
+  CHECK(grid(1 + 3 + 1, 1 + 2 + 1 + 2 + 1) == 1.0f);                 // the empty sixth cell
+  CHECK(grid(1, 3) == 1.0f);                                         // between tiles
 
   const auto g3 = image_grid(xt::view(batch, xt::all(), 0), 1, 5, 0);
   CHECK(shape_of(g3) == std::vector<std::size_t>{3, 10});
   CHECK(g3(2, 9) == doctest::Approx(0.4f));
 
-  CHECK_THROWS_WITH_AS(image_grid(batch, 2, 2), doctest::Contains("5 images do not fit in 2x2 = 4 cells"),
+  CHECK_THROWS_WITH_AS(image_grid(batch, 2, 2),
+                       doctest::Contains("5 images do not fit in 2x2 = 4 cells"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(image_grid(xt::zeros<float>({5, 3, 3, 2}), 2, 3),
-                       doctest::Contains("expected images [N, 1, H, W] or [N, H, W], got shape [5, 3, 3, 2]"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      image_grid(xt::zeros<float>({5, 3, 3, 2}), 2, 3),
+      doctest::Contains("expected images [N, 1, H, W] or [N, H, W], got shape [5, 3, 3, 2]"),
+      std::invalid_argument);
   CHECK_THROWS_AS(image_grid(batch, 0, 3), std::invalid_argument);
 
   ImageTempDir dir;
@@ -203,7 +213,8 @@ TEST_CASE("image: plot_losses_png draws both curves, axes and legend") {
   int w = 0, h = 0;
   const auto px = decode(bytes, w, h, 3);
   std::set<std::uint32_t> colours;
-  for (std::size_t i = 0; i + 2 < px.size(); i += 3) colours.insert((px[i] << 16) | (px[i + 1] << 8) | px[i + 2]);
+  for (std::size_t i = 0; i + 2 < px.size(); i += 3)
+    colours.insert((px[i] << 16) | (px[i + 1] << 8) | px[i + 2]);
   CHECK(colours.count(0x1f77b4) == 1);  // first series: tab10 blue
   CHECK(colours.count(0xff7f0e) == 1);  // second series: tab10 orange
   CHECK(colours.count(0xffffff) == 1);
@@ -215,12 +226,14 @@ TEST_CASE("image: plot_losses_png draws both curves, axes and legend") {
   // Degenerate data still gives a picture: one point, a constant, NaN gaps, no series.
   const double nan = std::numeric_limits<double>::quiet_NaN();
   CHECK_NOTHROW(render_line_plot({{"one", {1.0}, {0.5}}}));
-  CHECK_NOTHROW(render_line_plot({{"flat", {0, 1, 2}, {1, 1, 1}}, {"nan", {0, 1, 2}, {nan, 2, nan}}}));
+  CHECK_NOTHROW(
+      render_line_plot({{"flat", {0, 1, 2}, {1, 1, 1}}, {"nan", {0, 1, 2}, {nan, 2, nan}}}));
   CHECK_NOTHROW(render_line_plot({}));
   CHECK_NOTHROW(render_line_plot({{"neg", {0, 1}, {-1, 0}}}, {.log_y = true}));
   CHECK_NOTHROW(render_line_plot({{"big", {0, 1}, {1e17, 1e17 + 16}}}));
   CHECK_THROWS_WITH_AS(render_line_plot({{"bad", {1, 2}, {1}}}),
-                       doctest::Contains("series 'bad' has 2 x values but 1 y values"), std::invalid_argument);
+                       doctest::Contains("series 'bad' has 2 x values but 1 y values"),
+                       std::invalid_argument);
   CHECK_THROWS_AS(render_line_plot(series, {.width = 10}), std::invalid_argument);
   CHECK_THROWS_AS(render_line_plot({{"huge", {0, 1}, {-1e308, 1e308}}}), std::invalid_argument);
 

@@ -110,7 +110,8 @@ std::vector<std::uint8_t> npy(const std::string& dict, const std::vector<std::ui
   std::string h = dict;
   while ((10 + h.size() + 1) % 64 != 0) h += ' ';
   h += '\n';
-  std::vector<std::uint8_t> b = {0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<std::uint8_t>(major), 0};
+  std::vector<std::uint8_t> b = {0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<std::uint8_t>(major),
+                                 0};
   put16(b, static_cast<unsigned>(h.size()));
   b.insert(b.end(), h.begin(), h.end());
   b.insert(b.end(), data.begin(), data.end());
@@ -143,7 +144,8 @@ std::vector<std::uint8_t> zip_of(
       data.resize(zs.total_out);
       deflateEnd(&zs);
     }
-    const auto crc = static_cast<std::uint32_t>(crc32(0, content.data(), static_cast<uInt>(content.size())));
+    const auto crc =
+        static_cast<std::uint32_t>(crc32(0, content.data(), static_cast<uInt>(content.size())));
     const auto offset = static_cast<std::uint32_t>(out.size());
     put32(out, 0x04034b50);
     put16(out, 20);
@@ -232,7 +234,8 @@ class FailingSink final : public ByteSink {
 };
 
 std::size_t count_entries(const fs::path& dir) {
-  return static_cast<std::size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
+  return static_cast<std::size_t>(
+      std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
 }
 
 }  // namespace
@@ -280,11 +283,13 @@ TEST_CASE("npz: NpzDict keeps order, refuses duplicates and names missing keys")
   d.insert("b", xt::xarray<double>{1.0});
   d.insert("a", xt::xarray<double>{2.0});
   CHECK(d.keys() == std::vector<std::string>{"b", "a"});
-  CHECK_THROWS_WITH_AS(d.insert("a", xt::xarray<double>{3.0}), doctest::Contains("duplicate key 'a'"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(d.insert("a", xt::xarray<double>{3.0}),
+                       doctest::Contains("duplicate key 'a'"), std::invalid_argument);
   CHECK_THROWS_AS(d.insert("", xt::xarray<double>{3.0}), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(d.at("c"), doctest::Contains("no key 'c' (keys: 'b', 'a')"), std::out_of_range);
-  CHECK_THROWS_WITH_AS(d.get<float>("a"), doctest::Contains("holds dtype '<f8', not the requested '<f4'"),
+  CHECK_THROWS_WITH_AS(d.at("c"), doctest::Contains("no key 'c' (keys: 'b', 'a')"),
+                       std::out_of_range);
+  CHECK_THROWS_WITH_AS(d.get<float>("a"),
+                       doctest::Contains("holds dtype '<f8', not the requested '<f4'"),
                        std::invalid_argument);
   d.insert_or_assign("a", xt::xarray<float>{4.0f});
   CHECK(d.get<float>("a")(0) == 4.0f);
@@ -350,8 +355,8 @@ np.save(sys.argv[1] + '/single.npy', np.ones(3))
   for (const char* name : {"plain.npz", "compressed.npz"}) {
     CAPTURE(name);
     const NpzDict d = load_npz(dir / name);
-    CHECK(d.keys() ==
-          std::vector<std::string>{"a", "b", "c", "t", "t3", "i4", "u1", "bo", "e", "conv1.weight"});
+    CHECK(d.keys() == std::vector<std::string>{"a", "b", "c", "t", "t3", "i4", "u1", "bo", "e",
+                                               "conv1.weight"});
     CHECK(d.get<float>("a") == xt::xarray<float>{{0, 1, 2}, {3, 4, 5}});
     CHECK(d.get<double>("b").dimension() == 0);
     CHECK(d.get<double>("b")() == 2.5);
@@ -371,7 +376,8 @@ np.save(sys.argv[1] + '/single.npy', np.ones(3))
   CHECK(load_npz(dir / "positional.npz").keys() == std::vector<std::string>{"arr_0", "arr_1"});
 
   CHECK_THROWS_WITH_AS(load_npz(dir / "bigendian.npz"),
-                       doctest::Contains("member 'x.npy': unsupported dtype '>f8' (big-endian)"), IoError);
+                       doctest::Contains("member 'x.npy': unsupported dtype '>f8' (big-endian)"),
+                       IoError);
   CHECK_THROWS_WITH_AS(load_npz(dir / "complex.npz"),
                        doctest::Contains("member 'z.npy': unsupported dtype '<c16'"), IoError);
   CHECK_THROWS_WITH_AS(load_npz(dir / "object.npz"),
@@ -386,13 +392,14 @@ np.save(sys.argv[1] + '/single.npy', np.ones(3))
 
 TEST_CASE("npz: clear errors for missing files, wrong magic and truncation") {
   NpzTempDir dir;
-  CHECK_THROWS_WITH_AS(load_npz(dir / "nope.npz"),
-                       doctest::Contains(("load_npz: " + (dir / "nope.npz").string() + ": cannot open").c_str()),
-                       IoError);
+  CHECK_THROWS_WITH_AS(
+      load_npz(dir / "nope.npz"),
+      doctest::Contains(("load_npz: " + (dir / "nope.npz").string() + ": cannot open").c_str()),
+      IoError);
   CHECK_THROWS_WITH_AS(load_npz(dir.path), doctest::Contains("not a regular file"), IoError);
 
-  put_file(dir / "text.npz", {'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd', '!', '!', '!',
-                              '!', '!', '!', '!', '!', '!', '!', '!', '!', '!'});
+  put_file(dir / "text.npz", {'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd', '!',
+                              '!', '!', '!', '!', '!', '!', '!', '!', '!', '!', '!', '!'});
   CHECK_THROWS_WITH_AS(load_npz(dir / "text.npz"),
                        doctest::Contains("text.npz: not an npz (zip) archive: wrong magic (file "
                                          "starts with 68 65 6c 6c, expected 50 4b 03 04"),
@@ -420,7 +427,8 @@ TEST_CASE("npz: bad npy content inside a well-formed zip gives errors naming the
   const std::vector<Case> cases = {
       {"complex", npy("{'descr': '<c16', 'fortran_order': False, 'shape': (1,), }", f8),
        "member 'w.npy': unsupported dtype '<c16'"},
-      {"float16", npy("{'descr': '<f2', 'fortran_order': False, 'shape': (2,), }", raw<std::uint16_t>({0, 0})),
+      {"float16",
+       npy("{'descr': '<f2', 'fortran_order': False, 'shape': (2,), }", raw<std::uint16_t>({0, 0})),
        "unsupported dtype '<f2'"},
       {"structured", npy("{'descr': [('x', '<f8')], 'fortran_order': False, 'shape': (2,), }", f8),
        "structured (record) dtypes are not supported"},
@@ -428,12 +436,14 @@ TEST_CASE("npz: bad npy content inside a well-formed zip gives errors naming the
        "member 'w.npy': truncated: shape (3,) of '<f8' needs 24 bytes of data, the member has 16"},
       {"long data", npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", f8),
        "size mismatch: shape (1,) of '<f8' needs 8 bytes of data, the member has 16"},
-      {"huge shape", npy("{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16), }", f8),
+      {"huge shape",
+       npy("{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16), }", f8),
        "has too many elements"},
       {"missing key", npy("{'descr': '<f8', 'shape': (2,), }", f8), "missing key 'fortran_order'"},
       {"extra key", npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), 'x': 1}", f8),
        "unsupported value for 'x'"},
-      {"duplicate key", npy("{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': (2,)}", f8),
+      {"duplicate key",
+       npy("{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': (2,)}", f8),
        "key 'descr' appears twice"},
       {"bad shape", npy("{'descr': '<f8', 'fortran_order': False, 'shape': (-2,), }", f8),
        "expected a non-negative integer"},
@@ -442,8 +452,11 @@ TEST_CASE("npz: bad npy content inside a well-formed zip gives errors naming the
       {"not a dict", npy("hello", f8), "bad npy header: expected '{'"},
       {"version", npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", f8, 9),
        "unsupported npy format version 9.0"},
-      {"npy magic", {'n', 'o', 't', ' ', 'n', 'p', 'y', '!', 0, 0}, "not an npy array: wrong magic"},
-      {"cut header", {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0xff, 0x00, '{'},
+      {"npy magic",
+       {'n', 'o', 't', ' ', 'n', 'p', 'y', '!', 0, 0},
+       "not an npy array: wrong magic"},
+      {"cut header",
+       {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0xff, 0x00, '{'},
        "truncated: npy header at offset 10 needs 255 bytes, but the data ends at offset 11"},
   };
   for (const auto& c : cases) {
@@ -453,7 +466,8 @@ TEST_CASE("npz: bad npy content inside a well-formed zip gives errors naming the
   }
   // Python 2 era headers ("2L") and version 2.0 headers are fine.
   const auto ok = parse_npz(
-      zip_of({{"w.npy", npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2L,), }", f8)}}), "x.npz");
+      zip_of({{"w.npy", npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2L,), }", f8)}}),
+      "x.npz");
   CHECK(ok.get<double>("w") == xt::xarray<double>{1.0, 2.0});
   std::vector<std::uint8_t> v2 = {0x93, 'N', 'U', 'M', 'P', 'Y', 2, 0};
   const std::string h2 = "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }\n";
@@ -476,13 +490,15 @@ TEST_CASE("npz: fortran_order True is read into C order") {
 }
 
 TEST_CASE("npz: zip structure errors: CRC, bad offsets, unsupported methods") {
-  const auto member = npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", raw<double>({1.0, 2.0}));
+  const auto member =
+      npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", raw<double>({1.0, 2.0}));
   const auto good = zip_of({{"w.npy", member}});
   REQUIRE(parse_error(good).empty());
 
   auto bad = good;
   bad[30 + 5 + member.size() - 1] ^= 0x40;  // last data byte
-  CHECK(parse_error(bad).find("member 'w.npy': CRC-32 mismatch (data at offset 35)") != std::string::npos);
+  CHECK(parse_error(bad).find("member 'w.npy': CRC-32 mismatch (data at offset 35)") !=
+        std::string::npos);
 
   const std::size_t cd = 30 + 5 + member.size();
   bad = good;
@@ -547,7 +563,8 @@ TEST_CASE("npz: fuzz: every truncation and random byte flips load equal data or 
       }
     };
     for (std::size_t n = 0; n < archive.size(); ++n) {
-      attempt(std::vector<std::uint8_t>(archive.begin(), archive.begin() + static_cast<std::ptrdiff_t>(n)));
+      attempt(std::vector<std::uint8_t>(archive.begin(),
+                                        archive.begin() + static_cast<std::ptrdiff_t>(n)));
     }
     for (int iter = 0; iter < 3000; ++iter) {
       auto bytes = archive;
@@ -617,5 +634,6 @@ TEST_CASE("npz: write_file_atomic keeps the permissions of the file it replaces"
   CHECK(file_bytes(path) == two);
   CHECK(fs::status(path).permissions() ==
         (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read));
-  CHECK_THROWS_WITH_AS(write_file_atomic(dir.path, two), doctest::Contains("is a directory"), IoError);
+  CHECK_THROWS_WITH_AS(write_file_atomic(dir.path, two), doctest::Contains("is a directory"),
+                       IoError);
 }

@@ -56,8 +56,8 @@ class FdSink final : public ByteSink {
       const ssize_t n = ::write(fd_, p, chunk);
       if (n < 0) {
         if (errno == EINTR) continue;
-        fail(function_, path_, "write failed after " + std::to_string(written_) +
-                                   " bytes: " + errno_text(errno));
+        fail(function_, path_,
+             "write failed after " + std::to_string(written_) + " bytes: " + errno_text(errno));
       }
       p += n;
       size -= static_cast<std::size_t>(n);
@@ -78,9 +78,8 @@ class FdSink final : public ByteSink {
 std::filesystem::path temp_name_for(const std::filesystem::path& target) {
   static std::atomic<std::uint64_t> counter{0};
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  const std::string name = "." + target.filename().string() + ".tmp-" +
-                           std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
-                           std::to_string(rng() & 0xffffff);
+  const std::string name = "." + target.filename().string() + ".tmp-" + std::to_string(::getpid()) +
+                           "-" + std::to_string(counter++) + "-" + std::to_string(rng() & 0xffffff);
   return target.parent_path() / name;
 }
 
@@ -143,11 +142,12 @@ void write_file_atomic(const std::filesystem::path& path, const FileWriter& writ
 
 void write_file_atomic(const std::filesystem::path& path, std::span<const std::uint8_t> bytes,
                        const char* function) {
-  write_file_atomic(path, [bytes](ByteSink& sink) { sink.write(bytes); }, function);
+  write_file_atomic(
+      path, [bytes](ByteSink& sink) { sink.write(bytes); }, function);
 }
 
-std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path,
-                                          const char* function, std::uint64_t max_bytes) {
+std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path, const char* function,
+                                          std::uint64_t max_bytes) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) fail(function, path, "cannot open: " + errno_text(errno));
   struct stat st {};
@@ -171,8 +171,9 @@ std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path,
     got += static_cast<std::size_t>(n);
   }
   if (got != bytes.size()) {
-    fail(function, path, "file changed while reading: expected " + std::to_string(size) +
-                             " bytes, got " + std::to_string(got));
+    fail(function, path,
+         "file changed while reading: expected " + std::to_string(size) + " bytes, got " +
+             std::to_string(got));
   }
   return bytes;
 }

@@ -38,13 +38,20 @@ std::string hex_bytes(const std::uint8_t* p, std::size_t n) {
 
 const char* idx_type_name(std::uint8_t t) {
   switch (t) {
-    case 0x08: return "unsigned byte";
-    case 0x09: return "signed byte";
-    case 0x0B: return "short";
-    case 0x0C: return "int";
-    case 0x0D: return "float";
-    case 0x0E: return "double";
-    default: return "unknown";
+    case 0x08:
+      return "unsigned byte";
+    case 0x09:
+      return "signed byte";
+    case 0x0B:
+      return "short";
+    case 0x0C:
+      return "int";
+    case 0x0D:
+      return "float";
+    case 0x0E:
+      return "double";
+    default:
+      return "unknown";
   }
 }
 
@@ -127,7 +134,8 @@ class GzipSource final : public Source {
         }
         if (zs_.avail_in != 0) ctx_.fail("corrupt gzip file: zlib made no progress");
       } else if (rc != Z_OK) {
-        ctx_.fail("corrupt gzip file: " + std::string(zs_.msg != nullptr ? zs_.msg : "zlib error " + std::to_string(rc)) +
+        ctx_.fail("corrupt gzip file: " +
+                  std::string(zs_.msg != nullptr ? zs_.msg : "zlib error " + std::to_string(rc)) +
                   " (at compressed offset " + std::to_string(fed_ - zs_.avail_in) + ")");
       }
     }
@@ -186,12 +194,15 @@ IdxArray parse_source(Source& src, const Ctx& ctx) {
   std::uint64_t count = 1;
   for (std::size_t i = 0; i < ndim; ++i) {
     const std::uint8_t* p = &dim_bytes[4 * i];
-    dims[i] = (std::size_t{p[0]} << 24) | (std::size_t{p[1]} << 16) | (std::size_t{p[2]} << 8) | p[3];
+    dims[i] =
+        (std::size_t{p[0]} << 24) | (std::size_t{p[1]} << 16) | (std::size_t{p[2]} << 8) | p[3];
   }
   for (std::size_t i = 0; i < ndim; ++i) {
-    if (dims[i] == 0) ctx.fail("dimension " + std::to_string(i) + " is 0 (dims " + dims_str(dims) + ")");
+    if (dims[i] == 0)
+      ctx.fail("dimension " + std::to_string(i) + " is 0 (dims " + dims_str(dims) + ")");
     if (count > kMaxElements / dims[i]) {
-      ctx.fail("header dims " + dims_str(dims) + " give more than 2^40 elements: not a plausible data set");
+      ctx.fail("header dims " + dims_str(dims) +
+               " give more than 2^40 elements: not a plausible data set");
     }
     count *= dims[i];
   }
@@ -351,8 +362,8 @@ MnistData load_mnist(const std::filesystem::path& dir, MnistSplit split) {
   IdxArray images = read_idx(images_path);
   IdxArray labels = read_idx(labels_path);
   if (images.dims.size() != 3) {
-    throw IoError("load_mnist: " + images_path.string() + ": expected images [N, H, W] (3-d), got " +
-                  dims_str(images.dims));
+    throw IoError("load_mnist: " + images_path.string() +
+                  ": expected images [N, H, W] (3-d), got " + dims_str(images.dims));
   }
   if (labels.dims.size() != 1) {
     throw IoError("load_mnist: " + labels_path.string() + ": expected labels [N] (1-d), got " +

@@ -86,9 +86,9 @@ std::vector<std::uint8_t> encode(const char* function, const std::uint8_t* pixel
 
 std::vector<std::uint8_t> encode_png_gray(const xt::xarray<float>& image, const char* function) {
   if (image.dimension() != 2) {
-    throw std::invalid_argument(std::string(function) + ": expected a greyscale image [H, W], got shape " +
-                                shape_text(image.shape()) +
-                                " (use image_grid to tile a batch [N, 1, H, W])");
+    throw std::invalid_argument(
+        std::string(function) + ": expected a greyscale image [H, W], got shape " +
+        shape_text(image.shape()) + " (use image_grid to tile a batch [N, 1, H, W])");
   }
   const std::size_t h = image.shape(0), w = image.shape(1);
   check_image_size(function, h, w, image.shape());
@@ -97,17 +97,19 @@ std::vector<std::uint8_t> encode_png_gray(const xt::xarray<float>& image, const 
   for (std::size_t i = 0; i < pixels.size(); ++i) {
     const float v = src[i];
     if (std::isnan(v)) {
-      throw std::invalid_argument(std::string(function) + ": pixel (" + std::to_string(i / w) + ", " +
-                                  std::to_string(i % w) + ") is NaN");
+      throw std::invalid_argument(std::string(function) + ": pixel (" + std::to_string(i / w) +
+                                  ", " + std::to_string(i % w) + ") is NaN");
     }
     pixels[i] = static_cast<std::uint8_t>(std::lround(std::clamp(v, 0.0f, 1.0f) * 255.0f));
   }
   return encode(function, pixels.data(), w, h, 1);
 }
 
-std::vector<std::uint8_t> encode_png_rgb(const xt::xarray<std::uint8_t>& image, const char* function) {
+std::vector<std::uint8_t> encode_png_rgb(const xt::xarray<std::uint8_t>& image,
+                                         const char* function) {
   if (image.dimension() != 3 || image.shape(2) != 3) {
-    throw std::invalid_argument(std::string(function) + ": expected an RGB image [H, W, 3], got shape " +
+    throw std::invalid_argument(std::string(function) +
+                                ": expected an RGB image [H, W, 3], got shape " +
                                 shape_text(image.shape()));
   }
   check_image_size(function, image.shape(0), image.shape(1), image.shape());
@@ -129,8 +131,8 @@ xt::xarray<float> image_grid(const xt::xarray<float>& images, std::size_t rows, 
   const auto& s = images.shape();
   const bool nchw = s.size() == 4 && s[1] == 1;
   if (!(nchw || s.size() == 3)) {
-    throw std::invalid_argument("image_grid: expected images [N, 1, H, W] or [N, H, W], got shape " +
-                                shape_text(s));
+    throw std::invalid_argument(
+        "image_grid: expected images [N, 1, H, W] or [N, H, W], got shape " + shape_text(s));
   }
   const std::size_t n = s[0], h = s[s.size() - 2], w = s[s.size() - 1];
   if (rows == 0 || cols == 0) {
@@ -144,9 +146,9 @@ xt::xarray<float> image_grid(const xt::xarray<float>& images, std::size_t rows, 
   }
   if (h == 0 || w == 0 || pad > kMaxSide || rows > kMaxSide || cols > kMaxSide ||
       rows * h + (rows + 1) * pad > kMaxSide || cols * w + (cols + 1) * pad > kMaxSide) {
-    throw std::invalid_argument("image_grid: a " + std::to_string(rows) + "x" + std::to_string(cols) +
-                                " grid of images of shape " + shape_text(s) + " with pad " +
-                                std::to_string(pad) + " is empty or larger than " +
+    throw std::invalid_argument("image_grid: a " + std::to_string(rows) + "x" +
+                                std::to_string(cols) + " grid of images of shape " + shape_text(s) +
+                                " with pad " + std::to_string(pad) + " is empty or larger than " +
                                 std::to_string(kMaxSide) + " pixels a side");
   }
   const std::size_t gh = rows * h + (rows + 1) * pad, gw = cols * w + (cols + 1) * pad;
@@ -188,25 +190,30 @@ constexpr Rgb kWhite{255, 255, 255}, kGrid{228, 228, 228}, kAxis{60, 60, 60}, kT
 class Canvas {
  public:
   Canvas(std::size_t w, std::size_t h)
-      : w_(static_cast<long>(w)), h_(static_cast<long>(h)), px_(xt::xarray<std::uint8_t>::from_shape({h, w, 3})) {
+      : w_(static_cast<long>(w)),
+        h_(static_cast<long>(h)),
+        px_(xt::xarray<std::uint8_t>::from_shape({h, w, 3})) {
     std::fill(px_.begin(), px_.end(), std::uint8_t{255});
     reset_clip();
   }
 
   void set_clip(long x0, long y0, long x1, long y1) {
-    cx0_ = std::max(0L, x0), cy0_ = std::max(0L, y0), cx1_ = std::min(w_, x1), cy1_ = std::min(h_, y1);
+    cx0_ = std::max(0L, x0), cy0_ = std::max(0L, y0), cx1_ = std::min(w_, x1),
+    cy1_ = std::min(h_, y1);
   }
   void reset_clip() { set_clip(0, 0, w_, h_); }
 
   void set(long x, long y, Rgb c) {
     if (x < cx0_ || y < cy0_ || x >= cx1_ || y >= cy1_) return;
     std::uint8_t* p = px_.data() + (static_cast<std::size_t>(y) * static_cast<std::size_t>(w_) +
-                                    static_cast<std::size_t>(x)) * 3;
+                                    static_cast<std::size_t>(x)) *
+                                       3;
     p[0] = c.r, p[1] = c.g, p[2] = c.b;
   }
   /// Fills [x0, x1) x [y0, y1).
   void fill(long x0, long y0, long x1, long y1, Rgb c) {
-    x0 = std::max(x0, cx0_), y0 = std::max(y0, cy0_), x1 = std::min(x1, cx1_), y1 = std::min(y1, cy1_);
+    x0 = std::max(x0, cx0_), y0 = std::max(y0, cy0_), x1 = std::min(x1, cx1_),
+    y1 = std::min(y1, cy1_);
     for (long y = y0; y < y1; ++y)
       for (long x = x0; x < x1; ++x) set(x, y, c);
   }
@@ -233,7 +240,8 @@ class Canvas {
     if (s.empty()) return;
     std::string copy = printable_ascii(s);  // the font takes char*, knows ASCII only
     std::vector<char> buf(copy.size() * 400 + 512);
-    const int quads = stb_easy_font_print(0, 0, copy.data(), nullptr, buf.data(), static_cast<int>(buf.size()));
+    const int quads =
+        stb_easy_font_print(0, 0, copy.data(), nullptr, buf.data(), static_cast<int>(buf.size()));
     for (int q = 0; q < quads; ++q) {
       float vx[4], vy[4];
       for (int v = 0; v < 4; ++v) {
@@ -242,8 +250,8 @@ class Canvas {
       }
       const auto [xmin, xmax] = std::minmax_element(vx, vx + 4);
       const auto [ymin, ymax] = std::minmax_element(vy, vy + 4);
-      fill(x + std::lround(*xmin * scale), y + std::lround(*ymin * scale), x + std::lround(*xmax * scale),
-           y + std::lround(*ymax * scale), c);
+      fill(x + std::lround(*xmin * scale), y + std::lround(*ymin * scale),
+           x + std::lround(*xmax * scale), y + std::lround(*ymax * scale), c);
     }
   }
   static long text_width(const std::string& s, int scale) {
@@ -343,7 +351,8 @@ Axis log_axis(double lo, double hi) {  // lo, hi: log10 of the data range
 
 }  // namespace
 
-xt::xarray<std::uint8_t> render_line_plot(const std::vector<PlotSeries>& series, const PlotOptions& opt) {
+xt::xarray<std::uint8_t> render_line_plot(const std::vector<PlotSeries>& series,
+                                          const PlotOptions& opt) {
   if (opt.width < 160 || opt.height < 120 || opt.width > kMaxSide || opt.height > kMaxSide) {
     throw std::invalid_argument("render_line_plot: size " + std::to_string(opt.width) + "x" +
                                 std::to_string(opt.height) + " must be between 160x120 and " +
@@ -377,7 +386,8 @@ xt::xarray<std::uint8_t> render_line_plot(const std::vector<PlotSeries>& series,
   const long cap = Canvas::cap_height(scale);
 
   const Axis ax = linear_axis(xmin, xmax, false, static_cast<int>(std::max(2L, W / 110)));
-  const Axis ay = opt.log_y ? log_axis(ymin, ymax) : linear_axis(ymin, ymax, true, static_cast<int>(std::max(2L, H / 70)));
+  const Axis ay = opt.log_y ? log_axis(ymin, ymax)
+                            : linear_axis(ymin, ymax, true, static_cast<int>(std::max(2L, H / 70)));
 
   long label_w = 0;
   for (const auto& l : ay.labels) label_w = std::max(label_w, Canvas::text_width(l, scale));
@@ -387,8 +397,12 @@ xt::xarray<std::uint8_t> render_line_plot(const std::vector<PlotSeries>& series,
     throw std::invalid_argument("render_line_plot: " + std::to_string(opt.width) + "x" +
                                 std::to_string(opt.height) + " leaves no room for the plot");
   }
-  auto px = [&](double x) { return left + (x - ax.lo) / (ax.hi - ax.lo) * static_cast<double>(right - left); };
-  auto py = [&](double y) { return bottom - (y - ay.lo) / (ay.hi - ay.lo) * static_cast<double>(bottom - top); };
+  auto px = [&](double x) {
+    return left + (x - ax.lo) / (ax.hi - ax.lo) * static_cast<double>(right - left);
+  };
+  auto py = [&](double y) {
+    return bottom - (y - ay.lo) / (ay.hi - ay.lo) * static_cast<double>(bottom - top);
+  };
 
   Canvas c(opt.width, opt.height);
   // Grid and ticks.
@@ -396,13 +410,15 @@ xt::xarray<std::uint8_t> render_line_plot(const std::vector<PlotSeries>& series,
     const long y = std::lround(py(ay.ticks[i]));
     c.fill(left, y, right, y + 1, kGrid);
     c.fill(left - 4 * scale, y, left, y + 1, kAxis);
-    c.text(left - 6 * scale - Canvas::text_width(ay.labels[i], scale), y - cap / 2, ay.labels[i], kText, scale);
+    c.text(left - 6 * scale - Canvas::text_width(ay.labels[i], scale), y - cap / 2, ay.labels[i],
+           kText, scale);
   }
   for (std::size_t i = 0; i < ax.ticks.size(); ++i) {
     const long x = std::lround(px(ax.ticks[i]));
     c.fill(x, top, x + 1, bottom, kGrid);
     c.fill(x, bottom, x + 1, bottom + 4 * scale, kAxis);
-    c.text(x - Canvas::text_width(ax.labels[i], scale) / 2, bottom + 7 * scale, ax.labels[i], kText, scale);
+    c.text(x - Canvas::text_width(ax.labels[i], scale) / 2, bottom + 7 * scale, ax.labels[i], kText,
+           scale);
   }
   // Frame.
   c.fill(left, top, right + 1, top + 1, kAxis);
@@ -436,7 +452,8 @@ xt::xarray<std::uint8_t> render_line_plot(const std::vector<PlotSeries>& series,
     long name_w = 0;
     for (const auto& s : series) name_w = std::max(name_w, Canvas::text_width(s.name, scale));
     const long row = 13 * scale, sample = 18 * scale, padding = 6 * scale;
-    const long box_w = padding * 3 + sample + name_w, box_h = padding * 2 + row * static_cast<long>(series.size()) - 4 * scale;
+    const long box_w = padding * 3 + sample + name_w,
+               box_h = padding * 2 + row * static_cast<long>(series.size()) - 4 * scale;
     const long bx = right - 8 * scale - box_w, by = top + 8 * scale;
     c.fill(bx, by, bx + box_w, by + box_h, kWhite);
     c.fill(bx, by, bx + box_w, by + 1, kGrid);
@@ -452,10 +469,12 @@ xt::xarray<std::uint8_t> render_line_plot(const std::vector<PlotSeries>& series,
   }
 
   // Labels and title.
-  c.text((left + right) / 2 - Canvas::text_width(opt.x_label, scale) / 2, H - 14 * scale, opt.x_label, kText, scale);
+  c.text((left + right) / 2 - Canvas::text_width(opt.x_label, scale) / 2, H - 14 * scale,
+         opt.x_label, kText, scale);
   c.text(4 * scale, top - cap - 6 * scale, opt.y_label + (opt.log_y ? " (log)" : ""), kText, scale);
   if (!opt.title.empty()) {
-    c.text(W / 2 - Canvas::text_width(opt.title, 2 * scale) / 2, 6 * scale, opt.title, kText, 2 * scale);
+    c.text(W / 2 - Canvas::text_width(opt.title, 2 * scale) / 2, 6 * scale, opt.title, kText,
+           2 * scale);
   }
   return std::move(c).take();
 }

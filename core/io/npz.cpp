@@ -46,7 +46,7 @@ constexpr std::size_t kNpyMagicLen = 6;
 constexpr std::size_t kNpyAlign = 64;  // numpy's ARRAY_ALIGN
 constexpr std::size_t kMaxDims = 64;
 // A zip name has at most 65535 bytes, and ".npy" is appended to the key.
-constexpr std::size_t kMaxKeyBytes = 0xffff - 4;   // numpy's NPY_MAXDIMS (>= 32 in all versions)
+constexpr std::size_t kMaxKeyBytes = 0xffff - 4;  // numpy's NPY_MAXDIMS (>= 32 in all versions)
 
 /// Non-printable bytes of an untrusted name as \xNN, long names cut, for messages.
 std::string printable(std::string_view s) {
@@ -179,8 +179,8 @@ class HeaderParser {
  private:
   char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
   void skip_ws() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\t' ||
-                                s_[pos_] == '\r'))
+    while (pos_ < s_.size() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\t' || s_[pos_] == '\r'))
       ++pos_;
   }
   void expect(char c) {
@@ -250,8 +250,9 @@ class HeaderParser {
       }
       ++pos_;
     } else if (c == '[' && key == "descr") {
-      ctx_.fail("unsupported dtype: structured (record) dtypes are not supported; "
-                "supported: '<f4', '<f8', '<i8' and integers up to 32 bits");
+      ctx_.fail(
+          "unsupported dtype: structured (record) dtypes are not supported; "
+          "supported: '<f4', '<f8', '<i8' and integers up to 32 bits");
     } else {
       error("unsupported value for '" + printable(key) + "'");
     }
@@ -303,19 +304,37 @@ xt::xarray<T> make_array(const std::vector<std::size_t>& shape, bool fortran,
   auto a = xt::xarray<T>::from_shape(stored_shape);
   T* dst = a.data();
   switch (elem) {
-    case Elem::F4: copy_elements<float>(data, dst, count); break;
-    case Elem::F8: copy_elements<double>(data, dst, count); break;
-    case Elem::I8: copy_elements<std::int64_t>(data, dst, count); break;
+    case Elem::F4:
+      copy_elements<float>(data, dst, count);
+      break;
+    case Elem::F8:
+      copy_elements<double>(data, dst, count);
+      break;
+    case Elem::I8:
+      copy_elements<std::int64_t>(data, dst, count);
+      break;
     case Elem::B1:
       // numpy bools are one byte; any non-zero byte reads as True.
       for (std::size_t i = 0; i < count; ++i) dst[i] = data[i] != 0 ? 1 : 0;
       break;
-    case Elem::U1: copy_elements<std::uint8_t>(data, dst, count); break;
-    case Elem::I1: copy_elements<std::int8_t>(data, dst, count); break;
-    case Elem::U2: copy_elements<std::uint16_t>(data, dst, count); break;
-    case Elem::I2: copy_elements<std::int16_t>(data, dst, count); break;
-    case Elem::U4: copy_elements<std::uint32_t>(data, dst, count); break;
-    case Elem::I4: copy_elements<std::int32_t>(data, dst, count); break;
+    case Elem::U1:
+      copy_elements<std::uint8_t>(data, dst, count);
+      break;
+    case Elem::I1:
+      copy_elements<std::int8_t>(data, dst, count);
+      break;
+    case Elem::U2:
+      copy_elements<std::uint16_t>(data, dst, count);
+      break;
+    case Elem::I2:
+      copy_elements<std::int16_t>(data, dst, count);
+      break;
+    case Elem::U4:
+      copy_elements<std::uint32_t>(data, dst, count);
+      break;
+    case Elem::I4:
+      copy_elements<std::int32_t>(data, dst, count);
+      break;
   }
   if (fortran && shape.size() > 1) return xt::xarray<T>(xt::transpose(a));
   return a;
@@ -372,7 +391,9 @@ NpzArray parse_npy(std::span<const std::uint8_t> bytes, const Ctx& ctx) {
   }
   if (!have_descr || !have_fortran || !have_shape) {
     ctx.fail("bad npy header: missing key '" +
-             std::string(!have_descr ? "descr" : !have_fortran ? "fortran_order" : "shape") +
+             std::string(!have_descr     ? "descr"
+                         : !have_fortran ? "fortran_order"
+                                         : "shape") +
              "'");
   }
 
@@ -381,8 +402,10 @@ NpzArray parse_npy(std::span<const std::uint8_t> bytes, const Ctx& ctx) {
     if (d.descr == descr) info = &d;
   if (info == nullptr) {
     std::string why;
-    if (!descr.empty() && descr[0] == '>') why = " (big-endian)";
-    else if (descr.find('O') != std::string::npos) why = " (Python objects)";
+    if (!descr.empty() && descr[0] == '>')
+      why = " (big-endian)";
+    else if (descr.find('O') != std::string::npos)
+      why = " (Python objects)";
     ctx.fail("unsupported dtype '" + printable(descr) + "'" + why +
              "; supported: '<f4', '<f8', '<i8', and '|b1', '|u1', '|i1', '<u2', '<i2', "
              "'<u4', '<i4' (read as int64)");
@@ -400,7 +423,8 @@ NpzArray parse_npy(std::span<const std::uint8_t> bytes, const Ctx& ctx) {
   if (count > std::numeric_limits<std::uint64_t>::max() / info->itemsize ||
       count * info->itemsize != data_bytes) {
     const bool overflow = count > std::numeric_limits<std::uint64_t>::max() / info->itemsize;
-    ctx.fail(std::string(overflow || count * info->itemsize > data_bytes ? "truncated" : "size mismatch") +
+    ctx.fail(std::string(overflow || count * info->itemsize > data_bytes ? "truncated"
+                                                                         : "size mismatch") +
              ": shape " + shape_repr(shape) + " of '" + descr + "' needs " +
              (overflow ? std::string("more than 2^64") : std::to_string(count * info->itemsize)) +
              " bytes of data, the member has " + std::to_string(data_bytes) +
@@ -408,9 +432,12 @@ NpzArray parse_npy(std::span<const std::uint8_t> bytes, const Ctx& ctx) {
   }
   const std::uint8_t* data = bytes.data() + data_start;
   switch (info->elem) {
-    case Elem::F4: return make_array<float>(shape, fortran, data, info->elem, count);
-    case Elem::F8: return make_array<double>(shape, fortran, data, info->elem, count);
-    default: return make_array<std::int64_t>(shape, fortran, data, info->elem, count);
+    case Elem::F4:
+      return make_array<float>(shape, fortran, data, info->elem, count);
+    case Elem::F8:
+      return make_array<double>(shape, fortran, data, info->elem, count);
+    default:
+      return make_array<std::int64_t>(shape, fortran, data, info->elem, count);
   }
 }
 
@@ -440,7 +467,8 @@ std::vector<std::uint8_t> inflate_member(std::span<const std::uint8_t> in, std::
   inflateEnd(&zs);
   if (rc == Z_DATA_ERROR) ctx.fail("corrupt deflate data: " + zmsg);
   if (rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
-    ctx.fail("zlib inflate failed with code " + std::to_string(rc) + (zmsg.empty() ? "" : ": " + zmsg));
+    ctx.fail("zlib inflate failed with code " + std::to_string(rc) +
+             (zmsg.empty() ? "" : ": " + zmsg));
   }
   if (rc != Z_STREAM_END) {
     if (produced > expected) {
@@ -478,15 +506,19 @@ std::string describe_magic(std::span<const std::uint8_t> bytes) {
 
 const char* npz_dtype(const NpzArray& a) {
   switch (a.index()) {
-    case 0: return "<f4";
-    case 1: return "<f8";
-    default: return "<i8";
+    case 0:
+      return "<f4";
+    case 1:
+      return "<f8";
+    default:
+      return "<i8";
   }
 }
 
 std::vector<std::size_t> npz_shape(const NpzArray& a) {
   return std::visit(
-      [](const auto& x) { return std::vector<std::size_t>(x.shape().begin(), x.shape().end()); }, a);
+      [](const auto& x) { return std::vector<std::size_t>(x.shape().begin(), x.shape().end()); },
+      a);
 }
 
 namespace {
@@ -535,8 +567,8 @@ const NpzArray& NpzDict::at(std::string_view key) const {
     present += (i ? ", '" : "'") + printable(items_[i].first) + "'";
   }
   if (items_.size() > 20) present += ", ...";
-  throw std::out_of_range("NpzDict: no key '" + printable(key) + "' (keys: " +
-                          (present.empty() ? "none" : present) + ")");
+  throw std::out_of_range("NpzDict: no key '" + printable(key) +
+                          "' (keys: " + (present.empty() ? "none" : present) + ")");
 }
 
 std::vector<std::string> NpzDict::keys() const {
@@ -547,8 +579,8 @@ std::vector<std::string> NpzDict::keys() const {
 }
 
 void NpzDict::throw_dtype_mismatch(std::string_view key, const NpzArray& a, const char* wanted) {
-  throw std::invalid_argument("NpzDict: key '" + printable(key) + "' holds dtype '" +
-                              npz_dtype(a) + "', not the requested '" + wanted + "'");
+  throw std::invalid_argument("NpzDict: key '" + printable(key) + "' holds dtype '" + npz_dtype(a) +
+                              "', not the requested '" + wanted + "'");
 }
 
 // ---------------------------------------------------------------- writing
@@ -571,7 +603,8 @@ std::vector<std::uint8_t> npy_header(const NpzArray& a, const Ctx& ctx) {
   const std::size_t unpadded = kNpyMagicLen + 2 + 2 + dict.size() + 1;
   dict.append((kNpyAlign - unpadded % kNpyAlign) % kNpyAlign, ' ');
   dict += '\n';
-  if (dict.size() > 0xffff) ctx.fail("npy header too long (" + std::to_string(dict.size()) + " bytes)");
+  if (dict.size() > 0xffff)
+    ctx.fail("npy header too long (" + std::to_string(dict.size()) + " bytes)");
   std::vector<std::uint8_t> h(kNpyMagic, kNpyMagic + kNpyMagicLen);
   h.push_back(1);  // format version 1.0
   h.push_back(0);
@@ -682,10 +715,10 @@ void write_npz(ByteSink& sink, const NpzDict& dict, const char* function,
     put_u32(cd, m.size);
     put_u32(cd, m.size);
     put_u16(cd, m.filename.size());
-    put_u16(cd, 0);  // extra
-    put_u16(cd, 0);  // comment
-    put_u16(cd, 0);  // disk number start
-    put_u16(cd, 0);  // internal attributes
+    put_u16(cd, 0);                             // extra
+    put_u16(cd, 0);                             // comment
+    put_u16(cd, 0);                             // disk number start
+    put_u16(cd, 0);                             // internal attributes
     put_u32(cd, std::uint64_t{0100644} << 16);  // external: regular file, rw-r--r--
     put_u32(cd, m.offset);
     cd.insert(cd.end(), m.filename.begin(), m.filename.end());
@@ -702,8 +735,8 @@ void write_npz(ByteSink& sink, const NpzDict& dict, const char* function,
 }
 
 void save_npz(const std::filesystem::path& path, const NpzDict& dict) {
-  write_file_atomic(path, [&](ByteSink& sink) { write_npz(sink, dict, "save_npz", path); },
-                    "save_npz");
+  write_file_atomic(
+      path, [&](ByteSink& sink) { write_npz(sink, dict, "save_npz", path); }, "save_npz");
 }
 
 // ---------------------------------------------------------------- reading
@@ -732,9 +765,11 @@ NpzDict parse_npz(std::span<const std::uint8_t> bytes, const std::filesystem::pa
       ctx.fail("this is a .npy array, not an .npz archive (load it with numpy.load)");
     }
     if (size >= 4 && r.u32(0, "zip magic") == kLocalSig) {
-      ctx.fail("truncated or corrupt zip archive: no end-of-central-directory record in the "
-               "last " + std::to_string(std::min<std::uint64_t>(size, kEocdSize + 0xffff)) +
-               " bytes of " + std::to_string(size));
+      ctx.fail(
+          "truncated or corrupt zip archive: no end-of-central-directory record in the "
+          "last " +
+          std::to_string(std::min<std::uint64_t>(size, kEocdSize + 0xffff)) + " bytes of " +
+          std::to_string(size));
     }
     ctx.fail("not an npz (zip) archive: wrong magic (file starts with " + describe_magic(bytes) +
              ", expected 50 4b 03 04, \"PK\\3\\4\"; file has " + std::to_string(size) + " bytes)");
@@ -746,8 +781,7 @@ NpzDict parse_npz(std::span<const std::uint8_t> bytes, const std::filesystem::pa
   const std::uint16_t entries = r.u16(eocd + 10, "EOCD entry count");
   const std::uint32_t cd_size = r.u32(eocd + 12, "EOCD directory size");
   const std::uint32_t cd_offset = r.u32(eocd + 16, "EOCD directory offset");
-  const bool zip64_locator =
-      eocd >= 20 && r.u32(eocd - 20, "ZIP64 locator") == kZip64LocatorSig;
+  const bool zip64_locator = eocd >= 20 && r.u32(eocd - 20, "ZIP64 locator") == kZip64LocatorSig;
   if (zip64_locator || entries == 0xffff || cd_size == 0xffffffffu || cd_offset == 0xffffffffu) {
     ctx.fail("ZIP64 archive (over 4 GiB or 65535 members): not supported");
   }
@@ -756,8 +790,10 @@ NpzDict parse_npz(std::span<const std::uint8_t> bytes, const std::filesystem::pa
   }
   if (std::uint64_t{cd_offset} + cd_size != eocd) {
     ctx.fail("corrupt zip: central directory at offset " + std::to_string(cd_offset) + " with " +
-             std::to_string(cd_size) + " bytes does not end where the end-of-central-directory "
-             "record starts (offset " + std::to_string(eocd) + ")");
+             std::to_string(cd_size) +
+             " bytes does not end where the end-of-central-directory "
+             "record starts (offset " +
+             std::to_string(eocd) + ")");
   }
   if (std::uint64_t{entries} * kCentralSize > cd_size) {
     ctx.fail("corrupt zip: " + std::to_string(entries) + " entries cannot fit in a " +

@@ -81,9 +81,12 @@ class NpzDict {
  private:
   template <class T>
   static constexpr const char* dtype_for() {
-    if constexpr (std::is_same_v<T, float>) return "<f4";
-    else if constexpr (std::is_same_v<T, double>) return "<f8";
-    else return "<i8";
+    if constexpr (std::is_same_v<T, float>)
+      return "<f4";
+    else if constexpr (std::is_same_v<T, double>)
+      return "<f8";
+    else
+      return "<i8";
   }
   [[noreturn]] static void throw_dtype_mismatch(std::string_view key, const NpzArray& a,
                                                 const char* wanted);
