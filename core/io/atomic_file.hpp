@@ -57,7 +57,9 @@ using FileWriter = std::function<void(ByteSink&)>;
 /// throws, the disk is full, the rename is refused) the temporary file is removed,
 /// the exception propagates (I/O failures as IoError naming `function` and the
 /// path) and a previous file at `path` is left untouched. An existing target's
-/// permission bits are kept; a new file gets 0666 minus the umask.
+/// permission bits are kept; a new file gets 0666 minus the umask. A crash (kill -9,
+/// power loss) can leave a stale hidden ".<name>.tmp-*" file beside the target,
+/// never a damaged target.
 void write_file_atomic(const std::filesystem::path& path, const FileWriter& writer,
                        const char* function = "write_file_atomic");
 
