@@ -1,7 +1,26 @@
 #pragma once
 // Umbrella header: everything a training program needs.
 #include <tapegrad/core/blas.hpp>
+#include <tapegrad/core/checkpoint.hpp>
 #include <tapegrad/core/gradcheck.hpp>
+#include <tapegrad/core/init.hpp>
+#include <tapegrad/core/io/atomic_file.hpp>
+#include <tapegrad/core/io/idx.hpp>
+#include <tapegrad/core/io/image.hpp>
+#include <tapegrad/core/io/npz.hpp>
 #include <tapegrad/core/ops.hpp>
 #include <tapegrad/core/tape.hpp>
 #include <tapegrad/core/tensor.hpp>
+#include <tapegrad/layers/activation.hpp>
+#include <tapegrad/layers/conv.hpp>
+#include <tapegrad/layers/flatten.hpp>
+#include <tapegrad/layers/functional/conv2d.hpp>
+#include <tapegrad/layers/linear.hpp>
+#include <tapegrad/layers/loss.hpp>
+#include <tapegrad/layers/module.hpp>
+#include <tapegrad/layers/sequential.hpp>
+#include <tapegrad/optim/adam.hpp>
+#include <tapegrad/optim/adamw.hpp>
+#include <tapegrad/optim/lr_scheduler.hpp>
+#include <tapegrad/optim/optimizer.hpp>
+#include <tapegrad/optim/sgd.hpp>
