@@ -20,6 +20,9 @@ class Linear : public Module {
   /// one Generator so that layers of equal shape do not start identical.
   explicit Linear(std::size_t in_features, std::size_t out_features, bool bias = true,
                   std::uint64_t seed = 0, Dtype dtype = Dtype::Float32);
+  /// Linear(in, out, 7) would silently mean bias=true, seed=0: refused at compile
+  /// time. Write Linear(in, out, /*bias=*/true, /*seed=*/7).
+  Linear(std::size_t in_features, std::size_t out_features, int) = delete;
 
   /// weight ~ kaiming_uniform(a=√5), i.e. U(±1/√in_features); bias ~ U(±1/√in_features).
   void reset_parameters(Generator& gen);
