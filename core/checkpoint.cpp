@@ -92,8 +92,8 @@ const Tensor& lookup(const NamedTensors& tensors, std::string_view key) {
     if (k == key) return t;
   std::string keys;
   for (const auto& [k, t] : tensors) keys += (keys.empty() ? "" : ", ") + k;
-  throw std::out_of_range("lookup: no tensor named " + in_quotes(key) + " (keys: " +
-                          (keys.empty() ? std::string("none") : keys) + ")");
+  throw std::out_of_range("lookup: no tensor named " + in_quotes(key) +
+                          " (keys: " + (keys.empty() ? std::string("none") : keys) + ")");
 }
 
 }  // namespace tapegrad

@@ -111,8 +111,7 @@ Tensor& uniform_(Tensor& t, Generator& gen, double a, double b) {
 
 Tensor& normal_(Tensor& t, Generator& gen, double mean, double std) {
   if (!(std >= 0))
-    throw std::invalid_argument("init::normal_: expected std >= 0, got std=" +
-                                std::to_string(std));
+    throw std::invalid_argument("init::normal_: expected std >= 0, got std=" + std::to_string(std));
   return fill_with("init::normal_", t, [&] { return gen.normal(mean, std); });
 }
 

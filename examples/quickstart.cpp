@@ -29,7 +29,7 @@ int main() {
     adam.step();
     if (step % 200 == 0) std::printf("step %4d  loss %.6f\n", step, loss.item());
   }
-  save(model, "quickstart.npz");     // NumPy-readable, written atomically
+  save(model, "quickstart.npz");  // NumPy-readable, written atomically
   Sequential reloaded = make_model(2);
   load(reloaded, "quickstart.npz");  // strict: names, shapes and dtypes must match
   NoGradGuard no_grad;               // evaluation only: record nothing

@@ -26,11 +26,11 @@ std::string Flatten::extra_repr() const {
 
 Unflatten::Unflatten(std::int64_t dim, std::vector<std::int64_t> sizes)
     : dim_(dim), sizes_(std::move(sizes)) {
-  if (sizes_.empty())
-    throw std::invalid_argument("Unflatten: unflattened_size must not be empty");
+  if (sizes_.empty()) throw std::invalid_argument("Unflatten: unflattened_size must not be empty");
   int inferred = 0;
   for (auto s : sizes_) {
-    if (s == -1) ++inferred;
+    if (s == -1)
+      ++inferred;
     else if (s <= 0)
       throw std::invalid_argument("Unflatten: sizes must be positive or -1, got " +
                                   sizes_str(sizes_));
@@ -51,8 +51,10 @@ Tensor Unflatten::forward(const Tensor& input) {
   std::int64_t known = 1;
   bool has_inferred = false;
   for (auto s : sizes_) {
-    if (s == -1) has_inferred = true;
-    else known *= s;
+    if (s == -1)
+      has_inferred = true;
+    else
+      known *= s;
   }
   if (has_inferred ? extent % known != 0 : known != extent)
     throw std::invalid_argument("Unflatten: sizes " + sizes_str(sizes_) +
@@ -62,8 +64,10 @@ Tensor Unflatten::forward(const Tensor& input) {
   // [a.., extent, b..] -> [a.., sizes.., b..]; reshape resolves a -1.
   std::vector<std::int64_t> shape;
   for (std::int64_t i = 0; i < rank; ++i) {
-    if (i == d) shape.insert(shape.end(), sizes_.begin(), sizes_.end());
-    else shape.push_back(static_cast<std::int64_t>(input.shape()[i]));
+    if (i == d)
+      shape.insert(shape.end(), sizes_.begin(), sizes_.end());
+    else
+      shape.push_back(static_cast<std::int64_t>(input.shape()[i]));
   }
   return reshape(input, shape);
 }

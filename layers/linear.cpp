@@ -37,10 +37,9 @@ void Linear::reset_parameters(Generator& gen) {
 Tensor Linear::forward(const Tensor& input) {
   check_defined("Linear", input);
   if (input.dim() == 0 || input.size(-1) != in_features_)
-    throw std::invalid_argument("Linear: expected an input of shape [..., " +
-                                std::to_string(in_features_) + "] (in_features=" +
-                                std::to_string(in_features_) + "), got " +
-                                shape_str(input.shape()));
+    throw std::invalid_argument(
+        "Linear: expected an input of shape [..., " + std::to_string(in_features_) +
+        "] (in_features=" + std::to_string(in_features_) + "), got " + shape_str(input.shape()));
   if (input.dtype() != weight.dtype())
     throw std::invalid_argument(std::string("Linear: input is ") + dtype_name(input.dtype()) +
                                 " but the weight is " + dtype_name(weight.dtype()) +

@@ -5,15 +5,19 @@
 namespace tapegrad {
 
 Tensor Loss::forward(const Tensor&) {
-  throw std::logic_error(name() + ": a loss takes two inputs; call forward(input, target) or "
-                                  "loss(input, target)");
+  throw std::logic_error(name() +
+                         ": a loss takes two inputs; call forward(input, target) or "
+                         "loss(input, target)");
 }
 
 std::string Loss::extra_repr() const {
   switch (reduction_) {
-    case Reduction::None: return "reduction=none";
-    case Reduction::Sum: return "reduction=sum";
-    case Reduction::Mean: break;
+    case Reduction::None:
+      return "reduction=none";
+    case Reduction::Sum:
+      return "reduction=sum";
+    case Reduction::Mean:
+      break;
   }
   return {};
 }

@@ -48,8 +48,7 @@ void copy_into(Tensor& dst, const Tensor& src) {
 std::string LoadReport::str() const {
   std::string out;
   if (!missing_keys.empty()) out += "missing key(s): " + join_quoted(missing_keys) + "\n";
-  if (!unexpected_keys.empty())
-    out += "unexpected key(s): " + join_quoted(unexpected_keys) + "\n";
+  if (!unexpected_keys.empty()) out += "unexpected key(s): " + join_quoted(unexpected_keys) + "\n";
   for (const auto& r : skipped_reasons) out += r + "\n";
   if (!out.empty()) out.pop_back();
   return out;
@@ -116,8 +115,8 @@ void Module::add_child(const std::string& name, std::shared_ptr<Module> module) 
   children_.emplace_back(name, std::move(module));
 }
 
-void Module::collect_named(NamedTensors& out, const std::string& prefix, bool params,
-                           bool buffers, bool recurse) const {
+void Module::collect_named(NamedTensors& out, const std::string& prefix, bool params, bool buffers,
+                           bool recurse) const {
   if (params)
     for (const auto& [n, t] : parameters_) out.emplace_back(prefix + n, t);
   if (buffers)

@@ -39,7 +39,9 @@ struct LoadReport {
   std::vector<std::string> skipped_reasons;
 
   /// True when every key matched and was loaded.
-  bool ok() const { return missing_keys.empty() && unexpected_keys.empty() && skipped_keys.empty(); }
+  bool ok() const {
+    return missing_keys.empty() && unexpected_keys.empty() && skipped_keys.empty();
+  }
   /// One line per problem (empty when ok()), PyTorch's wording.
   std::string str() const;
 };

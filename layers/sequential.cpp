@@ -12,8 +12,8 @@ Sequential::Sequential(const std::vector<std::shared_ptr<Module>>& modules) {
 
 void Sequential::push_back(std::shared_ptr<Module> module) {
   if (!module)
-    throw std::invalid_argument("Sequential::push_back: module " +
-                                std::to_string(modules_.size()) + " is null");
+    throw std::invalid_argument("Sequential::push_back: module " + std::to_string(modules_.size()) +
+                                " is null");
   add_child(std::to_string(modules_.size()), module);
   modules_.push_back(std::move(module));
 }

@@ -26,8 +26,8 @@ namespace {
 struct TorchNetImpl : torch::nn::Module {
   TorchNetImpl() {
     encoder = register_module(
-        "encoder", torch::nn::Sequential(torch::nn::Linear(4, 8), torch::nn::ReLU(),
-                                         torch::nn::Linear(8, 3)));
+        "encoder",
+        torch::nn::Sequential(torch::nn::Linear(4, 8), torch::nn::ReLU(), torch::nn::Linear(8, 3)));
     head = register_module("head", torch::nn::Linear(3, 2));
   }
   torch::Tensor forward(const torch::Tensor& x) { return head->forward(encoder->forward(x)); }

@@ -32,8 +32,10 @@ namespace {
 template <class T>
 NamedTensors state_from_torch(const torch::nn::Module& m) {
   NamedTensors out;
-  for (const auto& p : m.named_parameters()) out.emplace_back(p.key(), Tensor::from(to_xt<T>(p.value())));
-  for (const auto& b : m.named_buffers()) out.emplace_back(b.key(), Tensor::from(to_xt<T>(b.value())));
+  for (const auto& p : m.named_parameters())
+    out.emplace_back(p.key(), Tensor::from(to_xt<T>(p.value())));
+  for (const auto& b : m.named_buffers())
+    out.emplace_back(b.key(), Tensor::from(to_xt<T>(b.value())));
   return out;
 }
 
@@ -211,10 +213,9 @@ TEST_CASE("parity: Linear's default init has torch::nn::Linear's distribution") 
 }
 
 TEST_CASE("parity: the printout reads like torch's C++ printout without the namespace") {
-  torch::nn::Sequential ref(torch::nn::Linear(4, 8), torch::nn::ReLU(), torch::nn::Tanh(),
-                            torch::nn::Sigmoid(),
-                            torch::nn::Linear(torch::nn::LinearOptions(8, 2).bias(false)),
-                            torch::nn::Flatten());
+  torch::nn::Sequential ref(
+      torch::nn::Linear(4, 8), torch::nn::ReLU(), torch::nn::Tanh(), torch::nn::Sigmoid(),
+      torch::nn::Linear(torch::nn::LinearOptions(8, 2).bias(false)), torch::nn::Flatten());
   Generator gen(0);
   Sequential model({std::make_shared<Linear>(4, 8, gen), std::make_shared<ReLU>(),
                     std::make_shared<Tanh>(), std::make_shared<Sigmoid>(),

@@ -70,7 +70,8 @@ bool numpy_available() {
 std::string run_python(const fs::path& dir, const std::string& script, int& status) {
   const fs::path py = dir / "script.py", out = dir / "script.out";
   std::ofstream(py) << script;
-  status = std::system(("/usr/bin/python3 " + py.string() + " > " + out.string() + " 2>&1").c_str());
+  status =
+      std::system(("/usr/bin/python3 " + py.string() + " > " + out.string() + " 2>&1").c_str());
   return file_bytes(out);
 }
 
@@ -119,11 +120,10 @@ TEST_CASE("checkpoint: loading into a different architecture names the key and b
   Generator gen(3);
   save(*make_mlp(gen, 8), dir / "h8.npz");
   auto wider = make_mlp(gen, 16);
-  CHECK_THROWS_WITH_AS(
-      load(*wider, dir / "h8.npz"),
-      doctest::Contains(
-          "size mismatch for \"0.weight\": the source has shape [8, 4], the module has shape [16, 4]"),
-      std::invalid_argument);
+  CHECK_THROWS_WITH_AS(load(*wider, dir / "h8.npz"),
+                       doctest::Contains("size mismatch for \"0.weight\": the source has shape [8, "
+                                         "4], the module has shape [16, 4]"),
+                       std::invalid_argument);
   LoadReport r = load(*wider, dir / "h8.npz", /*strict=*/false);
   CHECK(r.skipped_keys == std::vector<std::string>{"0.weight", "0.bias", "2.weight"});
   CHECK(r.missing_keys.empty());
@@ -136,8 +136,8 @@ TEST_CASE("checkpoint: loading into a different architecture names the key and b
   CHECK_THROWS_WITH_AS(load(*make_mlp(gen), dir / "f64.npz"), doctest::Contains("Module::to"),
                        std::invalid_argument);
 
-  CHECK_THROWS_WITH_AS(load(*make_mlp(gen), dir / "missing.npz"),
-                       doctest::Contains("missing.npz"), io::IoError);
+  CHECK_THROWS_WITH_AS(load(*make_mlp(gen), dir / "missing.npz"), doctest::Contains("missing.npz"),
+                       io::IoError);
   std::ofstream(dir / "garbage.npz") << "this is not a zip archive";
   CHECK_THROWS_WITH_AS(load_checkpoint(dir / "garbage.npz"), doctest::Contains("garbage.npz"),
                        io::IoError);
@@ -178,7 +178,8 @@ TEST_CASE("checkpoint: model and optimizer state in one file through the prefix 
   CHECK(add_prefix("model", a)[0].first == "model.w");
   CHECK(add_prefix("model.", a)[0].first == "model.w");
   CHECK(add_prefix("", a)[0].first == "w");
-  NamedTensors mixed = {{"model.w", a[0].second}, {"modelx.w", a[0].second}, {"optim.lr", a[0].second}};
+  NamedTensors mixed = {
+      {"model.w", a[0].second}, {"modelx.w", a[0].second}, {"optim.lr", a[0].second}};
   auto only_model = strip_prefix("model", mixed);
   REQUIRE(only_model.size() == 1);
   CHECK(only_model[0].first == "w");
@@ -195,10 +196,11 @@ TEST_CASE("checkpoint: a failed write leaves the previous checkpoint intact") {
   REQUIRE(before.size() > 0);
 
   SUBCASE("bad arguments are rejected before the file is touched") {
-    CHECK_THROWS_WITH_AS(save_checkpoint(path, {{"w", Tensor()}}), doctest::Contains("\"w\" is undefined"),
-                         std::invalid_argument);
-    CHECK_THROWS_WITH_AS(save_checkpoint(path, {{"w", Tensor::zeros({1})}, {"w", Tensor::zeros({1})}}),
-                         doctest::Contains("more than once"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(save_checkpoint(path, {{"w", Tensor()}}),
+                         doctest::Contains("\"w\" is undefined"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(
+        save_checkpoint(path, {{"w", Tensor::zeros({1})}, {"w", Tensor::zeros({1})}}),
+        doctest::Contains("more than once"), std::invalid_argument);
     CHECK_THROWS_AS(save_checkpoint(path, {{"", Tensor::zeros({1})}}), std::invalid_argument);
   }
   SUBCASE("the disk refuses the bytes half way through the write") {
@@ -212,7 +214,8 @@ TEST_CASE("checkpoint: a failed write leaves the previous checkpoint intact") {
     REQUIRE(setrlimit(RLIMIT_FSIZE, &small) == 0);
     bool threw = false;
     try {
-      save_checkpoint(path, {{"w", Tensor::randn({4, 4}, gen)}, {"big", Tensor::zeros({256, 256})}});
+      save_checkpoint(path,
+                      {{"w", Tensor::randn({4, 4}, gen)}, {"big", Tensor::zeros({256, 256})}});
     } catch (const io::IoError& e) {
       threw = true;
       MESSAGE("the failed save reported: " << std::string(e.what()));
@@ -265,13 +268,15 @@ with np.load(")" + (dir / "ck.npz").string() + R"(") as f:
     CHECK(k == key);
     CHECK(dtype == (t.dtype() == Dtype::Float32 ? "<f4" : "<f8"));
     std::string expected_shape;
-    for (auto d : t.shape()) expected_shape += (expected_shape.empty() ? "" : "x") + std::to_string(d);
+    for (auto d : t.shape())
+      expected_shape += (expected_shape.empty() ? "" : "x") + std::to_string(d);
     CHECK(shape == (expected_shape.empty() ? "scalar" : expected_shape));
     std::vector<double> values;
     for (std::string v; fields >> v;) values.push_back(std::strtod(v.c_str(), nullptr));
     REQUIRE(values.size() == t.numel());
     dispatch(t.dtype(), [&]<class T>() {
-      for (std::size_t j = 0; j < values.size(); ++j) CHECK(values[j] == double(t.value<T>().flat(j)));
+      for (std::size_t j = 0; j < values.size(); ++j)
+        CHECK(values[j] == double(t.value<T>().flat(j)));
     });
   }
   CHECK(i == saved.size());
@@ -284,12 +289,15 @@ TEST_CASE("checkpoint: files written by numpy.savez and savez_compressed load") 
   }
   const fs::path dir = fresh_dir("numpy_writes");
   int status = 0;
-  const std::string out = run_python(dir, R"(
+  const std::string out = run_python(dir,
+                                     R"(
 import numpy as np
 w = np.arange(12, dtype=np.float32).reshape(3, 4) / 8
 b = np.array([0.1, -0.2, 0.3])
-np.savez(")" + (dir / "plain.npz").string() + R"(", **{"0.weight": w, "0.bias": b, "step": np.int64(7)})
-np.savez_compressed(")" + (dir / "zipped.npz").string() + R"(", **{"0.weight": w, "0.bias": b, "step": np.int64(7)})
+np.savez(")" + (dir / "plain.npz").string() +
+                                         R"(", **{"0.weight": w, "0.bias": b, "step": np.int64(7)})
+np.savez_compressed(")" + (dir / "zipped.npz").string() +
+                                         R"(", **{"0.weight": w, "0.bias": b, "step": np.int64(7)})
 )",
                                      status);
   REQUIRE_MESSAGE(status == 0, out);

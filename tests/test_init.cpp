@@ -72,8 +72,8 @@ TEST_CASE("init: fans of linear and conv-shaped weights follow PyTorch") {
 }
 
 TEST_CASE("init: fans of a tensor with fewer than 2 dims are an error naming the shape") {
-  CHECK_THROWS_WITH_AS(init::calculate_fan_in_and_fan_out(Shape{7}),
-                       doctest::Contains("[7]"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(init::calculate_fan_in_and_fan_out(Shape{7}), doctest::Contains("[7]"),
+                       std::invalid_argument);
   Tensor bias = Tensor::zeros({7});
   Generator gen(0);
   CHECK_THROWS_AS(init::kaiming_uniform_(bias, gen), std::invalid_argument);
