@@ -1,0 +1,462 @@
+// tapegrad vs libtorch, in one process, on the same threads: Conv2d and ConvTranspose2d
+// forward and forward+backward on the autoencoder's layers and a few larger shapes,
+// and one full Adam training step of the MNIST autoencoder. Prints Markdown.
+//
+//   bench_tapegrad_vs_torch [--threads N] [--repeats R] [--filter a,b,...]
+//                           [--sample-ms T] [--warmup-ms T] [--no-phases]
+//
+// Each case is timed as interleaved pairs of samples (tapegrad, libtorch, libtorch,
+// tapegrad, ...), every sample repeating the call until it lasts ~--sample-ms; the
+// table gives the median per call. FLOPs count 2·MACs of the forward convolution;
+// forward+backward counts 3× the forward (dL/dx, dL/dW each cost one forward; the
+// bias gradient and elementwise work are not counted). Speed-up = libtorch time /
+// tapegrad time: above 1 means tapegrad is faster.
+#include <omp.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <tapegrad/core/blas.hpp>
+#include <tapegrad/core/ops.hpp>
+#include <tapegrad/layers/conv.hpp>
+
+#include "autoencoder.hpp"
+#include "harness.hpp"
+
+using namespace tapegrad;
+using namespace tapegrad::bench;
+
+namespace {
+
+struct Args {
+  int threads = 1;
+  TimingOptions timing;
+  std::vector<std::string> filters;
+  bool phases = true;
+};
+
+[[noreturn]] void usage(const char* msg) {
+  std::fprintf(stderr,
+               "error: %s\nusage: bench_tapegrad_vs_torch [--threads N] [--repeats R] "
+               "[--filter a,b,...] [--sample-ms T] [--warmup-ms T] [--no-phases]\n",
+               msg);
+  std::exit(2);
+}
+
+Args parse_args(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage(("missing value after " + k).c_str());
+      return argv[++i];
+    };
+    if (k == "--threads") {
+      a.threads = std::atoi(value().c_str());
+      if (a.threads < 1) usage("--threads must be >= 1");
+    } else if (k == "--repeats") {
+      a.timing.repeats = std::atoi(value().c_str());
+      if (a.timing.repeats < 1) usage("--repeats must be >= 1");
+    } else if (k == "--sample-ms") {
+      a.timing.sample_seconds = std::atof(value().c_str()) / 1000.0;
+    } else if (k == "--warmup-ms") {
+      a.timing.warmup_seconds = std::atof(value().c_str()) / 1000.0;
+    } else if (k == "--filter") {
+      std::stringstream ss(value());
+      std::string item;
+      while (std::getline(ss, item, ',')) if (!item.empty()) a.filters.push_back(item);
+    } else if (k == "--no-phases") {
+      a.phases = false;
+    } else if (k == "--help" || k == "-h") {
+      usage("help");
+    } else {
+      usage(("unknown argument " + k).c_str());
+    }
+  }
+  return a;
+}
+
+bool selected(const Args& a, const std::string& id) {
+  if (a.filters.empty()) return true;
+  for (const auto& f : a.filters)
+    if (id.find(f) != std::string::npos) return true;
+  return false;
+}
+
+/// max |a − b| / max |b|: the error of tapegrad's result relative to libtorch's scale.
+double rel_error(const Tensor& ours, const torch::Tensor& ref) {
+  const torch::Tensor a = to_torch(ours);
+  const torch::Tensor b = ref.detach().contiguous();
+  const double scale = b.abs().max().item<double>();
+  return (a - b).abs().max().item<double>() / std::max(scale, 1e-30);
+}
+
+// ---- result rows ----
+
+struct Row {
+  std::string id;       // for --filter, e.g. "convT.ae_dec2.fwdbwd"
+  std::string what;     // "Conv2d(16,32,3,s2,p1)"
+  std::string input;    // "64×16×14×14"
+  std::string pass;     // "fwd" / "fwd+bwd" / "step"
+  double gflop = 0;     // per call
+  Stats ours, theirs;
+  double check = 0;     // max relative difference of the results
+  double target = 0;    // speed-up the issue asks for at 2 threads (0: none)
+};
+
+Row make_row(std::string id, std::string what, std::string input, std::string pass,
+             double gflop) {
+  Row r;
+  r.id = std::move(id), r.what = std::move(what), r.input = std::move(input);
+  r.pass = std::move(pass), r.gflop = gflop;
+  return r;
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string ms(double s) {
+  const double m = s * 1e3;
+  return m >= 100 ? fmt("%.1f", m) : m >= 10 ? fmt("%.2f", m) : fmt("%.3f", m);
+}
+
+void print_table(const std::vector<Row>& rows, int threads) {
+  std::printf(
+      "| layer | input N×C×H×W | pass | GFLOP | tapegrad ms | libtorch ms | tapegrad GFLOP/s | "
+      "libtorch GFLOP/s | speed-up (torch/tg) | target @2T | noise | check |\n"
+      "|---|---|---|--:|--:|--:|--:|--:|--:|---|--:|--:|\n");
+  for (const Row& r : rows) {
+    const double speedup = r.theirs.median / r.ours.median;
+    std::string target = "—";
+    if (r.target > 0) {
+      target = "≥ " + fmt("%.1f", r.target);
+      if (threads == 2) target += speedup >= r.target ? " met" : " **missed**";
+    }
+    const double noise = std::max(r.ours.spread(), r.theirs.spread());
+    std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | **%s×** | %s | %s | %s |\n",
+                r.what.c_str(), r.input.c_str(), r.pass.c_str(), fmt("%.4g", r.gflop).c_str(),
+                ms(r.ours.median).c_str(), ms(r.theirs.median).c_str(),
+                fmt("%.1f", r.gflop / r.ours.median).c_str(),
+                fmt("%.1f", r.gflop / r.theirs.median).c_str(), fmt("%.2f", speedup).c_str(),
+                target.c_str(), fmt("%.0f%%", 100 * noise).c_str(),
+                fmt("%.0e", r.check).c_str());
+    std::fflush(stdout);
+  }
+}
+
+// ---- convolution cases ----
+
+struct ConvCase {
+  std::string id;
+  bool transposed;
+  std::int64_t n, c_in, h, w, c_out, k, stride, pad, out_pad, groups;
+  bool autoencoder;  // one of the autoencoder's own layers
+
+  std::string what() const {
+    std::string s = transposed ? "ConvTranspose2d(" : "Conv2d(";
+    s += std::to_string(c_in) + "," + std::to_string(c_out) + "," + std::to_string(k);
+    if (stride != 1) s += ",s" + std::to_string(stride);
+    if (pad != 0) s += ",p" + std::to_string(pad);
+    if (out_pad != 0) s += ",op" + std::to_string(out_pad);
+    if (groups != 1) s += ",g" + std::to_string(groups);
+    s += ")";
+    if (autoencoder) s = "AE " + s;
+    return s;
+  }
+  std::string input() const {
+    return std::to_string(n) + "×" + std::to_string(c_in) + "×" + std::to_string(h) + "×" +
+           std::to_string(w);
+  }
+  std::int64_t h_out() const {
+    return transposed ? (h - 1) * stride - 2 * pad + (k - 1) + out_pad + 1
+                      : (h + 2 * pad - (k - 1) - 1) / stride + 1;
+  }
+  std::int64_t w_out() const {
+    return transposed ? (w - 1) * stride - 2 * pad + (k - 1) + out_pad + 1
+                      : (w + 2 * pad - (k - 1) - 1) / stride + 1;
+  }
+  /// Multiply-adds of the forward: each (output pixel, input channel of its group,
+  /// tap) for conv2d; each (input pixel, output channel of its group, tap) for the
+  /// transposed conv (it is the adjoint of a conv2d with those roles swapped).
+  double macs() const {
+    const double taps = double(k * k);
+    return transposed ? double(n) * c_in * h * w * double(c_out / groups) * taps
+                      : double(n) * c_out * h_out() * w_out() * double(c_in / groups) * taps;
+  }
+};
+
+std::vector<ConvCase> conv_cases() {
+  return {
+      // id, transposed, n, c_in, h, w, c_out, k, stride, pad, out_pad, groups, autoencoder
+      {"conv2d.ae_enc1", false, 64, 1, 28, 28, 16, 3, 2, 1, 0, 1, true},
+      {"conv2d.ae_enc2", false, 64, 16, 14, 14, 32, 3, 2, 1, 0, 1, true},
+      {"conv2d.ae_enc3", false, 64, 32, 7, 7, 64, 7, 1, 0, 0, 1, true},
+      {"conv2d.64x64_56", false, 8, 64, 56, 56, 64, 3, 1, 1, 0, 1, false},
+      {"conv2d.32x64_28", false, 32, 32, 28, 28, 64, 3, 1, 1, 0, 1, false},
+      {"conv2d.depthwise64_56", false, 8, 64, 56, 56, 64, 3, 1, 1, 0, 64, false},
+      {"convT.ae_dec1", true, 64, 64, 1, 1, 32, 7, 1, 0, 0, 1, true},
+      {"convT.ae_dec2", true, 64, 32, 7, 7, 16, 3, 2, 1, 1, 1, true},
+      {"convT.ae_dec3", true, 64, 16, 14, 14, 1, 3, 2, 1, 1, 1, true},
+      {"convT.up64x32_28", true, 16, 64, 28, 28, 32, 4, 2, 1, 0, 1, false},
+  };
+}
+
+void run_conv_case(const ConvCase& c, const Args& args, std::vector<Row>& rows) {
+  const std::string id_fwd = c.id + ".fwd", id_bwd = c.id + ".fwdbwd";
+  const bool do_fwd = selected(args, id_fwd), do_bwd = selected(args, id_bwd);
+  if (!do_fwd && !do_bwd) return;
+  std::fprintf(stderr, "running %s\n", c.id.c_str());
+
+  Generator gen(1234);
+  const Dtype f32 = Dtype::Float32;
+  auto sz = [](std::int64_t v) { return std::size_t(v); };
+  Tensor x = Tensor::randn({sz(c.n), sz(c.c_in), sz(c.h), sz(c.w)}, gen, f32, true);
+  Tensor dy = Tensor::randn({sz(c.n), sz(c.c_out), sz(c.h_out()), sz(c.w_out())}, gen, f32);
+  std::shared_ptr<Module> layer;
+  Tensor w, b;
+  if (c.transposed) {
+    auto m = std::make_shared<ConvTranspose2d>(c.c_in, c.c_out, c.k, gen,
+                                               ConvTranspose2dOptions{}
+                                                   .stride(c.stride)
+                                                   .padding(c.pad)
+                                                   .output_padding(c.out_pad)
+                                                   .groups(c.groups));
+    w = m->weight, b = m->bias, layer = m;
+  } else {
+    auto m = std::make_shared<Conv2d>(
+        c.c_in, c.c_out, c.k, gen,
+        Conv2dOptions{}.stride(c.stride).padding(c.pad).groups(c.groups));
+    w = m->weight, b = m->bias, layer = m;
+  }
+  torch::Tensor tx = to_torch(x).requires_grad_(true);
+  torch::Tensor tw = to_torch(w).requires_grad_(true);
+  torch::Tensor tb = to_torch(b).requires_grad_(true);
+  torch::Tensor tdy = to_torch(dy);
+  auto torch_forward = [&]() {
+    return c.transposed
+               ? torch::conv_transpose2d(tx, tw, tb, {c.stride, c.stride}, {c.pad, c.pad},
+                                         {c.out_pad, c.out_pad}, c.groups, {1, 1})
+               : torch::conv2d(tx, tw, tb, {c.stride, c.stride}, {c.pad, c.pad}, {1, 1}, c.groups);
+  };
+
+  // Forward only, recording nothing (NoGradGuard in both): the kernels alone.
+  auto ours_fwd = [&]() {
+    NoGradGuard no_grad;
+    Tensor y = (*layer)(x);
+  };
+  auto theirs_fwd = [&]() {
+    torch::NoGradGuard no_grad;
+    torch::Tensor y = torch_forward();
+  };
+  // Forward + backward from a given dL/dy: dL/dx, dL/dW, dL/db. Gradients are set to
+  // none first, so each call computes them afresh (no accumulation pass) in both.
+  auto ours_bwd = [&]() {
+    x.zero_grad(), w.zero_grad(), b.zero_grad();
+    Tensor y = (*layer)(x);
+    y.backward(dy);
+  };
+  auto theirs_bwd = [&]() {
+    tx.mutable_grad().reset(), tw.mutable_grad().reset(), tb.mutable_grad().reset();
+    torch::Tensor y = torch_forward();
+    y.backward(tdy);
+  };
+
+  const double gflop = 2 * c.macs() * 1e-9;
+  if (do_fwd) {
+    Row r = make_row(id_fwd, c.what(), c.input(), "fwd", gflop);
+    {
+      NoGradGuard no_grad;
+      torch::NoGradGuard tno_grad;
+      r.check = rel_error((*layer)(x), torch_forward());
+    }
+    std::tie(r.ours, r.theirs) = time_pair(ours_fwd, theirs_fwd, args.timing);
+    rows.push_back(r);
+  }
+  if (do_bwd) {
+    Row r = make_row(id_bwd, c.what(), c.input(), "fwd+bwd", 3 * gflop);
+    r.target = c.transposed ? 2.0 : c.autoencoder ? 1.0 : 0.8;
+    ours_bwd();
+    theirs_bwd();
+    r.check = std::max({rel_error(x.grad(), tx.grad()), rel_error(w.grad(), tw.grad()),
+                        rel_error(b.grad(), tb.grad())});
+    std::tie(r.ours, r.theirs) = time_pair(ours_bwd, theirs_bwd, args.timing);
+    rows.push_back(r);
+  }
+}
+
+// ---- training step ----
+
+struct Phases {
+  double forward = 0, backward = 0, step = 0, zero_grad = 0;
+  double total() const { return forward + backward + step + zero_grad; }
+};
+
+/// Median time of each phase of the training step, over `steps` steps after warm-up.
+template <class Fwd, class Bwd, class Step, class Zero>
+Phases time_phases(int steps, Fwd&& fwd, Bwd&& bwd, Step&& step, Zero&& zero) {
+  std::vector<double> f, b, s, z;
+  for (int i = 0; i < steps + 3; ++i) {
+    auto t0 = Clock::now();
+    auto loss = fwd();
+    auto t1 = Clock::now();
+    bwd(loss);
+    auto t2 = Clock::now();
+    step();
+    auto t3 = Clock::now();
+    zero();
+    auto t4 = Clock::now();
+    if (i < 3) continue;
+    auto d = [](auto a, auto c) { return std::chrono::duration<double>(c - a).count(); };
+    f.push_back(d(t0, t1)), b.push_back(d(t1, t2)), s.push_back(d(t2, t3)), z.push_back(d(t3, t4));
+  }
+  return {quantile(f, 0.5), quantile(b, 0.5), quantile(s, 0.5), quantile(z, 0.5)};
+}
+
+void run_train_case(std::int64_t batch, const Args& args, std::vector<Row>& rows,
+                    std::vector<std::pair<std::int64_t, std::pair<Phases, Phases>>>& phases) {
+  const std::string id = "train.ae.b" + std::to_string(batch);
+  if (!selected(args, id)) return;
+  std::fprintf(stderr, "running %s\n", id.c_str());
+  Generator gen(7);
+  auto net = make_tapegrad_autoencoder(42);
+  optim::Adam opt(net->parameters(), {.lr = 1e-3});
+  Tensor x = Tensor::rand({std::size_t(batch), 1, 28, 28}, gen);  // inputs in [0, 1)
+  torch::nn::Sequential tnet = make_torch_autoencoder(*net);
+  torch::optim::Adam topt(tnet->parameters(), torch::optim::AdamOptions(1e-3));
+  torch::Tensor tx = to_torch(x);
+
+  Row r = make_row(id, "AE training step (fwd, MSE, bwd, Adam, zero_grad)",
+                   std::to_string(batch) + "×1×28×28", "step",
+                   3 * 2 * autoencoder_macs_per_image() * double(batch) * 1e-9);
+  r.target = batch == 64 ? 2.0 : 0.0;
+  // The first steps start from the same parameters: the losses must agree.
+  const double l_ours = tapegrad_train_step(*net, opt, x).item();
+  const double l_theirs = torch_train_step(tnet, topt, tx).item<double>();
+  r.check = std::fabs(l_ours - l_theirs) / std::fabs(l_theirs);
+  std::tie(r.ours, r.theirs) = time_pair([&] { tapegrad_train_step(*net, opt, x); },
+                                         [&] { torch_train_step(tnet, topt, tx); }, args.timing);
+  rows.push_back(r);
+
+  if (!args.phases) return;
+  const int steps = std::max(9, args.timing.repeats * 2);
+  Phases ours = time_phases(
+      steps, [&] { return mse_loss((*net)(x), x); }, [](const Tensor& l) { l.backward(); },
+      [&] { opt.step(); }, [&] { opt.zero_grad(); });
+  auto tparams = tnet->parameters();
+  Phases theirs = time_phases(
+      steps, [&] { return torch::mse_loss(tnet->forward(tx), tx); },
+      [](const torch::Tensor& l) { l.backward(); }, [&] { topt.step(); },
+      [&] {
+        for (auto& p : tparams) p.mutable_grad().reset();
+      });
+  phases.push_back({batch, {ours, theirs}});
+}
+
+void print_phases(const std::vector<std::pair<std::int64_t, std::pair<Phases, Phases>>>& phases) {
+  if (phases.empty()) return;
+  std::printf(
+      "\nWhere the training step's time goes (median per phase, ms; phases timed separately, "
+      "so the sum can differ a little from the step's median above):\n\n"
+      "| batch | library | forward + MSE | backward | Adam step | zero_grad | sum |\n"
+      "|--:|---|--:|--:|--:|--:|--:|\n");
+  for (const auto& [batch, p] : phases) {
+    const auto& [ours, theirs] = p;
+    for (int i = 0; i < 2; ++i) {
+      const Phases& q = i == 0 ? ours : theirs;
+      std::printf("| %lld | %s | %s | %s | %s | %s | %s |\n", (long long)batch,
+                  i == 0 ? "tapegrad" : "libtorch", ms(q.forward).c_str(), ms(q.backward).c_str(),
+                  ms(q.step).c_str(), ms(q.zero_grad).c_str(), ms(q.total()).c_str());
+    }
+  }
+}
+
+/// Distinct file names in /proc/self/maps containing one of `keys` ("a.so, b.so").
+std::string mapped_libraries(const std::vector<std::string>& keys) {
+  std::ifstream in("/proc/self/maps");
+  std::string line, out;
+  std::vector<std::string> seen;
+  while (std::getline(in, line)) {
+    const auto slash = line.rfind('/');
+    if (slash == std::string::npos) continue;
+    const std::string name = line.substr(slash + 1);
+    bool match = false;
+    for (const auto& k : keys) match = match || name.find(k) != std::string::npos;
+    if (!match || std::find(seen.begin(), seen.end(), name) != seen.end()) continue;
+    seen.push_back(name);
+    out += (out.empty() ? "" : ", ") + name;
+  }
+  return out.empty() ? "none" : out;
+}
+
+void print_header(const Args& args) {
+  std::printf("## tapegrad vs libtorch, %d thread%s\n\n", args.threads,
+              args.threads == 1 ? "" : "s");
+  std::printf("- CPU: %s, %d logical CPUs online; load average at start: %s\n",
+              cpu_model().c_str(), omp_get_num_procs(), load_average().c_str());
+  std::printf("- tapegrad: OpenBLAS kernel `%s`%s, OpenBLAS threads %d, OpenMP threads %d\n",
+              blas::core_name().c_str(), blas::using_slow_fallback() ? " (SLOW FALLBACK!)" : "",
+              blas::num_threads(), omp_get_max_threads());
+  // libtorch's build says BLAS_INFO=generic: it links libblas.so.3, which Debian's
+  // alternatives resolve to OpenBLAS. The mapped libraries show what really runs.
+  std::string blas_info = "BLAS_INFO=?";
+  {
+    const std::string cfg = at::show_config();
+    const auto p = cfg.find("BLAS_INFO=");
+    if (p != std::string::npos) blas_info = cfg.substr(p, cfg.find_first_of(", \n", p) - p);
+  }
+  std::printf("- libtorch %d.%d.%d: intra-op threads %d, inter-op threads %d, oneDNN %s, %s\n",
+              TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, TORCH_VERSION_PATCH, at::get_num_threads(),
+              at::get_num_interop_threads(), at::hasMKLDNN() ? "enabled" : "absent",
+              blas_info.c_str());
+  std::printf("- BLAS/threading libraries mapped in this process: %s\n",
+              mapped_libraries({"blas", "lapack", "dnnl", "gomp", "tbb"}).c_str());
+  std::printf(
+      "- timing: %d interleaved samples per library and case, each ≥ %.0f ms, after ≥ %.0f ms of "
+      "warm-up; medians per call\n",
+      args.timing.repeats, args.timing.sample_seconds * 1e3, args.timing.warmup_seconds * 1e3);
+  std::printf(
+      "- GFLOP = 2·MACs of the forward convolutions (fwd), 3× that for fwd+bwd and for the "
+      "training step (elementwise ops, bias and Adam not counted); speed-up = libtorch time / "
+      "tapegrad time (> 1: tapegrad faster); noise = the larger interquartile range / median of "
+      "the two; check = max |tapegrad − libtorch| / max |libtorch| of the outputs (fwd), of "
+      "dL/dx, dL/dW, dL/db (fwd+bwd), of the first step's loss (step)\n\n");
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args args = parse_args(argc, argv);
+  set_threads(args.threads);
+  print_header(args);
+
+  std::vector<Row> rows;
+  for (const ConvCase& c : conv_cases()) run_conv_case(c, args, rows);
+  std::vector<std::pair<std::int64_t, std::pair<Phases, Phases>>> phases;
+  for (std::int64_t batch : {64, 256}) run_train_case(batch, args, rows, phases);
+
+  print_table(rows, args.threads);
+  print_phases(phases);
+  std::printf("\nLoad average at end: %s\n\n", load_average().c_str());
+  for (const Row& r : rows)
+    if (r.check > 1e-3) {
+      std::fprintf(stderr, "error: %s: tapegrad and libtorch disagree (relative %.2e)\n",
+                   r.id.c_str(), r.check);
+      return 1;
+    }
+  return 0;
+}

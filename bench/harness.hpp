@@ -1,0 +1,163 @@
+#pragma once
+// A small timing harness for the benchmarks: warm-up, calibrated samples, medians,
+// and pairwise interleaving so that two implementations see the same machine state
+// (on a shared 2-core machine the load drifts; interleaving keeps the ratio honest
+// even when the absolute times move). Also: thread setup shared by tapegrad and
+// libtorch, and process memory readings from /proc.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <tapegrad/core/blas.hpp>
+
+#ifndef TAPEGRAD_BENCH_NO_TORCH
+#include <torch/torch.h>
+#endif
+
+namespace tapegrad::bench {
+
+using Clock = std::chrono::steady_clock;
+
+inline double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+/// Summary of the per-iteration times of one implementation on one case.
+struct Stats {
+  double median = 0;  ///< seconds per iteration
+  double p25 = 0, p75 = 0;
+  double min = 0;
+  int samples = 0;    ///< number of timed samples
+  int inner = 0;      ///< iterations per sample
+  /// Interquartile range relative to the median: the noise of this measurement.
+  double spread() const { return median > 0 ? (p75 - p25) / median : 0; }
+};
+
+/// Quantile q in [0, 1] of `v` (linear interpolation; v is sorted in place).
+inline double quantile(std::vector<double>& v, double q) {
+  std::sort(v.begin(), v.end());
+  if (v.empty()) return 0;
+  const double pos = q * double(v.size() - 1);
+  const std::size_t lo = std::size_t(pos);
+  const std::size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (pos - double(lo)) * (v[hi] - v[lo]);
+}
+
+inline Stats summarize(std::vector<double> per_iter, int inner) {
+  Stats s;
+  s.samples = int(per_iter.size());
+  s.inner = inner;
+  s.median = quantile(per_iter, 0.5);
+  s.p25 = quantile(per_iter, 0.25);
+  s.p75 = quantile(per_iter, 0.75);
+  s.min = per_iter.empty() ? 0 : per_iter.front();
+  return s;
+}
+
+/// How long and how often to measure.
+struct TimingOptions {
+  int repeats = 15;              ///< timed samples per implementation (the median is over these)
+  double warmup_seconds = 0.15;  ///< minimum warm-up per implementation (at least 3 calls)
+  double sample_seconds = 0.03;  ///< each sample repeats the call until it lasts about this long
+};
+
+/// Runs f until both `min_calls` calls and `min_seconds` have passed; returns the
+/// mean seconds per call of the run.
+inline double warm_up(const std::function<void()>& f, double min_seconds, int min_calls = 3) {
+  const auto t0 = Clock::now();
+  int calls = 0;
+  do {
+    f();
+    ++calls;
+  } while (calls < min_calls || seconds_since(t0) < min_seconds);
+  return seconds_since(t0) / calls;
+}
+
+/// Times `a` and `b` (the same work done by two implementations), interleaved: sample r
+/// of a and sample r of b run back to back, in alternating order. Each sample repeats
+/// its call `inner` times, with inner chosen from the warm-up so a sample lasts about
+/// opts.sample_seconds. Returns {stats of a, stats of b}, in seconds per call.
+inline std::pair<Stats, Stats> time_pair(const std::function<void()>& a,
+                                         const std::function<void()>& b,
+                                         const TimingOptions& opts) {
+  const double ta = warm_up(a, opts.warmup_seconds);
+  const double tb = warm_up(b, opts.warmup_seconds);
+  const int inner_a = std::max(1, int(std::lround(opts.sample_seconds / std::max(ta, 1e-9))));
+  const int inner_b = std::max(1, int(std::lround(opts.sample_seconds / std::max(tb, 1e-9))));
+  std::vector<double> sa, sb;
+  auto sample = [](const std::function<void()>& f, int inner, std::vector<double>& out) {
+    const auto t0 = Clock::now();
+    for (int i = 0; i < inner; ++i) f();
+    out.push_back(seconds_since(t0) / inner);
+  };
+  for (int r = 0; r < opts.repeats; ++r) {
+    if (r % 2 == 0) {
+      sample(a, inner_a, sa);
+      sample(b, inner_b, sb);
+    } else {
+      sample(b, inner_b, sb);
+      sample(a, inner_a, sa);
+    }
+  }
+  return {summarize(std::move(sa), inner_a), summarize(std::move(sb), inner_b)};
+}
+
+/// Sets the thread count identically for everything that runs threads in the process:
+/// OpenMP (tapegrad's im2col/col2im and elementwise loops; ATen and oneDNN), OpenBLAS's
+/// own pthread pool (both libraries' GEMMs), and libtorch's intra- and inter-op pools.
+inline void set_threads(int n) {
+#ifndef TAPEGRAD_BENCH_NO_TORCH
+  torch::set_num_threads(n);
+  try {
+    at::set_num_interop_threads(n);  // allowed once, before any inter-op work
+  } catch (const std::exception&) {
+  }
+#endif
+  omp_set_num_threads(n);
+  tapegrad::blas::set_num_threads(n);
+}
+
+/// A field of /proc/self/status in kB ("VmRSS", "VmHWM"), or -1.
+inline long proc_status_kb(const std::string& field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::atol(line.c_str() + field.size() + 1);
+  }
+  return -1;
+}
+
+/// "AMD EPYC (family 25, model 17)", from /proc/cpuinfo.
+inline std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, name = "unknown", family = "?", model = "?";
+  auto value = [&] {
+    const auto p = line.find(':');
+    return p == std::string::npos ? std::string() : line.substr(p + 2);
+  };
+  while (std::getline(in, line) && !line.empty()) {
+    if (line.rfind("model name", 0) == 0) name = value();
+    else if (line.rfind("cpu family", 0) == 0) family = value();
+    else if (line.rfind("model", 0) == 0 && line.rfind("model name", 0) != 0) model = value();
+  }
+  return name + " (family " + family + ", model " + model + ")";
+}
+
+/// "0.42 0.50 0.61" (1, 5 and 15 minute load averages).
+inline std::string load_average() {
+  double l[3] = {0, 0, 0};
+  if (getloadavg(l, 3) != 3) return "unknown";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f %.2f %.2f", l[0], l[1], l[2]);
+  return buf;
+}
+
+}  // namespace tapegrad::bench
