@@ -424,6 +424,8 @@ void print_header(const Args& args) {
               blas_info.c_str());
   std::printf("- BLAS/threading libraries mapped in this process: %s\n",
               mapped_libraries({"blas", "lapack", "dnnl", "gomp", "tbb"}).c_str());
+  std::printf("- idle-thread waiting (the same for both libraries): %s\n",
+              thread_wait_settings().c_str());
   std::printf(
       "- timing: %d interleaved samples per library and case, each ≥ %.0f ms, after ≥ %.0f ms of "
       "warm-up; medians per call\n",

@@ -5,6 +5,7 @@
 // even when the absolute times move). Also: thread setup shared by tapegrad and
 // libtorch, and process memory readings from /proc.
 #include <omp.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -149,6 +150,59 @@ inline std::string cpu_model() {
     else if (line.rfind("model", 0) == 0 && line.rfind("model name", 0) != 0) model = value();
   }
   return name + " (family " + family + ", model " + model + ")";
+}
+
+extern "C" int openblas_thread_timeout(void);
+
+/// CPU time of the whole process (all threads), in seconds.
+inline double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+/// Milliseconds of CPU the process burns during a 50 ms sleep right after `work`: the
+/// time its idle pool threads spend spin-waiting instead of sleeping.
+template <class F>
+double idle_spin_ms(F&& work) {
+  work();
+  const double c0 = process_cpu_seconds();
+  timespec nap{0, 50'000'000};
+  nanosleep(&nap, nullptr);
+  return 1e3 * (process_cpu_seconds() - c0);
+}
+
+/// How idle pool threads wait, measured rather than read from the environment: neither
+/// getenv in main nor libgomp's omp_display_env can tell (the latter prints PASSIVE when
+/// OMP_WAIT_POLICY is unset, and a variable set by tapegrad's .preinit_array is not
+/// what the libraries see; see docs/benchmarks.md). Gives the shell's variables,
+/// OpenBLAS's parsed thread timeout, and the CPU burnt by idle threads in the 50 ms
+/// after an OpenMP region and after a multi-threaded GEMM.
+inline std::string thread_wait_settings() {
+  std::string out;
+  for (const char* v : {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OPENBLAS_THREAD_TIMEOUT"}) {
+    const char* val = std::getenv(v);
+    out += std::string(out.empty() ? "" : ", ") + v + "=" + (val ? val : "(unset)");
+  }
+  const int timeout = openblas_thread_timeout();
+  out += "; OpenBLAS thread timeout in use: 2^" + std::to_string(timeout > 0 ? timeout : 28) +
+         " cycles";
+  volatile float sink = 0;
+  const double omp_ms = idle_spin_ms([&] {
+#pragma omp parallel
+    sink = sink + 1.0f;
+  });
+  std::vector<float> a(512 * 512, 1.0f), c(512 * 512);
+  const double blas_ms = idle_spin_ms([&] {
+    tapegrad::blas::gemm<float>(false, false, 512, 512, 512, 1.0f, a.data(), 512, a.data(), 512,
+                                0.0f, c.data(), 512);
+  });
+  char buf[160];
+  std::snprintf(buf, sizeof buf,
+                "; CPU burnt by idle threads in the 50 ms after an OpenMP region: %.1f ms, after "
+                "a GEMM: %.1f ms",
+                omp_ms, blas_ms);
+  return out + buf;
 }
 
 /// "0.42 0.50 0.61" (1, 5 and 15 minute load averages).

@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
   }
   if (steps < 1 || batch < 1 || threads < 1) usage("--steps, --batch and --threads must be >= 1");
   set_threads(threads);
-  std::printf("threads: %d\n", threads);
+  std::printf("threads: %d; %s\n", threads, thread_wait_settings().c_str());
   if (lib == "tapegrad") return run_tapegrad(steps, std::size_t(batch));
 #ifndef TAPEGRAD_BENCH_NO_TORCH
   if (lib == "torch") return run_torch(steps, std::size_t(batch));
