@@ -104,8 +104,8 @@ struct Options {
   double lr = 1e-3;
   std::uint64_t seed = 0;
   int threads = 0;  // 0: all cores
-  std::size_t limit = 0;
-  std::size_t test_limit = 0;
+  std::int64_t limit = 0;       // 0: all
+  std::int64_t test_limit = 0;  // 0: all
   fs::path out = "out/mnist_autoencoder";
   fs::path resume;
   bool quiet = false;
@@ -140,7 +140,8 @@ struct Dataset {
   std::size_t size() const { return images.shape(0); }
 };
 
-Dataset load_split(const fs::path& dir, io::MnistSplit split, std::size_t limit) {
+Dataset load_split(const fs::path& dir, io::MnistSplit split, std::int64_t limit_arg) {
+  const auto limit = static_cast<std::size_t>(limit_arg);
   io::MnistData d = io::load_mnist(dir, split);
   const auto& s = d.images.shape();
   if (s[2] != 28 || s[3] != 28)
@@ -572,10 +573,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 4096));
   auto* limit_opt =
       app.add_option("--limit", o.limit, "Use only the first N training images (0: all)")
-          ->capture_default_str();
+          ->capture_default_str()
+          ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 40));
   auto* test_limit_opt =
       app.add_option("--test-limit", o.test_limit, "Use only the first N test images (0: all)")
-          ->capture_default_str();
+          ->capture_default_str()
+          ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 40));
   app.add_option("--out", o.out, "Directory for the checkpoint, metrics and pictures")
       ->capture_default_str();
   auto* resume_opt =
@@ -602,7 +605,7 @@ int main(int argc, char** argv) {
 
   try {
     if (!(o.lr > 0 && std::isfinite(o.lr)))
-      throw CLI::ValidationError("--lr", "must be a positive number, got " + std::to_string(o.lr));
+      throw CLI::ValidationError("--lr", "must be a positive number, got " + CLI::detail::to_string(o.lr));
     if (!o.make_synthetic.empty()) {
       mnist_autoencoder::write_synthetic_mnist(o.make_synthetic, 512, 256, o.seed);
       std::printf("wrote 512 training and 256 test synthetic digits to %s\n",
