@@ -128,7 +128,8 @@ struct EpochMetrics {
 
 /// Everything besides model and optimizer that a resumed run needs.
 struct RunState {
-  int epoch = 0;  // epochs completed
+  int epoch = 0;               // epochs completed
+  std::size_t train_size = 0;  // training images of the run that wrote the checkpoint
   std::vector<EpochMetrics> history;
 };
 
@@ -179,7 +180,7 @@ std::vector<std::size_t> epoch_order(std::size_t n, std::uint64_t seed, int epoc
   std::vector<std::size_t> order(n);
   for (std::size_t i = 0; i < n; ++i) order[i] = i;
   for (std::size_t i = n; i > 1; --i) {
-    // Uniform in [0, i) by Lemire's multiply-shift (bias below 2^-50 for any i here).
+    // Uniform in [0, i) by Lemire's multiply-shift (bias below i/2^64: negligible).
     const auto j = static_cast<std::size_t>((static_cast<unsigned __int128>(rng()) * i) >> 64);
     std::swap(order[i - 1], order[j]);
   }
@@ -302,6 +303,7 @@ RunState resume_from(const fs::path& path, Options& o, AutoEncoder& model, optim
     adam.load_state_dict(strip_prefix("optim", all));
     const NamedTensors meta = strip_prefix("meta", all);
     run.epoch = static_cast<int>(meta_integer(meta, "epoch", 0, 1e9));
+    run.train_size = static_cast<std::size_t>(meta_integer(meta, "train_size", 0, 1e15));
     auto adopt = [&](const char* key, auto& value, bool given, const char* flag) {
       const double stored = meta_integer(meta, key, 0, static_cast<double>(kMaxSeed));
       using V = std::decay_t<decltype(value)>;
@@ -471,8 +473,24 @@ int train(Options& o) {
       batches, static_cast<unsigned long long>(o.seed), threads, blas::core_name().c_str());
   if (run.epoch > 0)
     say("resumed from %s after epoch %d\n", o.resume.c_str(), run.epoch);
+  if (run.epoch > 0 && run.train_size != n)
+    std::fprintf(stderr,
+                 "mnist_autoencoder: warning: the checkpoint was trained on %zu images, this run "
+                 "has %zu; the resumed run will not match an uninterrupted one\n",
+                 run.train_size, n);
   if (run.epoch >= o.epochs)
     say("already trained for %d epochs (--epochs %d): nothing to train\n", run.epoch, o.epochs);
+
+  // Every output is written atomically (temporary file + rename): a crash or Ctrl-C
+  // leaves the previous epoch's files. The checkpoint first: it is what must not be lost.
+  auto save_outputs = [&] {
+    save_checkpoint(checkpoint, merge({add_prefix("model", model.state_dict()),
+                                       add_prefix("optim", adam.state_dict()),
+                                       add_prefix("meta", meta_state(o, run, n))}));
+    save_metrics_csv(metrics_csv, run.history);
+    save_loss_plot(loss_png, run.history, plot_title);
+    save_reconstructions(model, test_set, recon_png);
+  };
 
   MSELoss mse;
   std::size_t steps = 0;
@@ -517,13 +535,7 @@ int train(Options& o) {
     run.history.push_back({static_cast<double>(epoch), loss_sum / static_cast<double>(n),
                            test_mse, seconds, static_cast<double>(n) / seconds});
     const EpochMetrics& m = run.history.back();
-    // Checkpoint first: it is what a crash must not lose.
-    save_checkpoint(checkpoint, merge({add_prefix("model", model.state_dict()),
-                                       add_prefix("optim", adam.state_dict()),
-                                       add_prefix("meta", meta_state(o, run, n))}));
-    save_metrics_csv(metrics_csv, run.history);
-    save_loss_plot(loss_png, run.history, plot_title);
-    save_reconstructions(model, test_set, recon_png);
+    save_outputs();
     say("epoch %*d/%d  train loss %.6f  test MSE %.6f  %6.1f s  %5.0f img/s  (eval %.1f s, ETA %s)\n",
         static_cast<int>(std::to_string(o.epochs).size()), epoch, o.epochs, m.train_loss,
         m.test_mse, m.seconds, m.images_per_sec, eval_seconds,
@@ -531,21 +543,13 @@ int train(Options& o) {
     std::fflush(stdout);
   }
 
-  if (run.history.empty()) {  // nothing trained and nothing to resume: still draw the model
-    save_reconstructions(model, test_set, recon_png);
-  } else if (steps == 0) {
-    save_metrics_csv(metrics_csv, run.history);
-    save_loss_plot(loss_png, run.history, plot_title);
-    save_reconstructions(model, test_set, recon_png);
-  }
-  if (!run.history.empty())
-    std::printf("done: %d epochs, test MSE %.6f; tape empty after each of %zu steps\n", run.epoch,
-                run.history.back().test_mse, steps);
-  if (!run.history.empty()) {
-    std::printf("  checkpoint       %s\n", checkpoint.c_str());
-    std::printf("  metrics          %s\n", metrics_csv.c_str());
-    std::printf("  loss curve       %s\n", loss_png.c_str());
-  }
+  if (steps == 0) save_outputs();  // resumed at or past --epochs: still fill --out
+  std::printf("done: %d epochs, test MSE %.6f", run.epoch, run.history.back().test_mse);
+  if (steps > 0) std::printf("; tape empty after each of %zu steps", steps);
+  std::printf("\n");
+  std::printf("  checkpoint       %s\n", checkpoint.c_str());
+  std::printf("  metrics          %s\n", metrics_csv.c_str());
+  std::printf("  loss curve       %s\n", loss_png.c_str());
   std::printf("  reconstructions  %s\n", recon_png.c_str());
   return 0;
 }
