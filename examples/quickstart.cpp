@@ -1,11 +1,6 @@
 // Quickstart: fit a small MLP to a bump, y = exp(-|x|²), with Adam; save and reload it.
 #include <cstdio>
-#include <tapegrad/core/ops.hpp>
-#include <tapegrad/layers/activation.hpp>
-#include <tapegrad/layers/linear.hpp>
-#include <tapegrad/layers/loss.hpp>
-#include <tapegrad/layers/sequential.hpp>
-#include <tapegrad/optim/adam.hpp>
+#include <tapegrad/tapegrad.hpp>
 using namespace tapegrad;
 Sequential make_model(std::uint64_t seed) {  // 2 -> 32 -> 32 -> 1; the seed fixes the weights
   Generator gen(seed);
