@@ -70,13 +70,14 @@ class AutoEncoder : public Module {
   explicit AutoEncoder(Generator& gen) {
     // Braced lists are evaluated left to right: the layers draw from `gen` in order.
     encoder = register_module(
-        "encoder", std::make_shared<Sequential>(std::initializer_list<std::shared_ptr<Module>>{
-                       std::make_shared<Conv2d>(1, 16, 3, gen, Conv2dOptions{}.stride(2).padding(1)),
-                       std::make_shared<ReLU>(),
-                       std::make_shared<Conv2d>(16, 32, 3, gen, Conv2dOptions{}.stride(2).padding(1)),
-                       std::make_shared<ReLU>(),
-                       std::make_shared<Conv2d>(32, 64, 7, gen),
-                   }));
+        "encoder",
+        std::make_shared<Sequential>(std::initializer_list<std::shared_ptr<Module>>{
+            std::make_shared<Conv2d>(1, 16, 3, gen, Conv2dOptions{}.stride(2).padding(1)),
+            std::make_shared<ReLU>(),
+            std::make_shared<Conv2d>(16, 32, 3, gen, Conv2dOptions{}.stride(2).padding(1)),
+            std::make_shared<ReLU>(),
+            std::make_shared<Conv2d>(32, 64, 7, gen),
+        }));
     const auto up = ConvTranspose2dOptions{}.stride(2).padding(1).output_padding(1);
     decoder = register_module(
         "decoder", std::make_shared<Sequential>(std::initializer_list<std::shared_ptr<Module>>{
@@ -103,7 +104,7 @@ struct Options {
   int batch_size = 64;
   double lr = 1e-3;
   std::uint64_t seed = 0;
-  int threads = 0;  // 0: all cores
+  int threads = 0;              // 0: all cores
   std::int64_t limit = 0;       // 0: all
   std::int64_t test_limit = 0;  // 0: all
   fs::path out = "out/mnist_autoencoder";
@@ -225,7 +226,8 @@ void save_reconstructions(AutoEncoder& model, const Dataset& test, const fs::pat
     rebuilt = model(Tensor::from(originals)).value<float>();
   }
   const std::size_t per = originals.size() / count;
-  xt::xarray<float> both = xt::empty<float>({2 * count, std::size_t{1}, std::size_t{28}, std::size_t{28}});
+  xt::xarray<float> both =
+      xt::empty<float>({2 * count, std::size_t{1}, std::size_t{28}, std::size_t{28}});
   std::copy_n(originals.data(), count * per, both.data());
   std::copy_n(rebuilt.data(), count * per, both.data() + count * per);
   io::save_png_gray(path, upscale(io::image_grid(both, 2, count, 2, 0.5f), 2));
@@ -239,8 +241,8 @@ void save_metrics_csv(const fs::path& path, const std::vector<EpochMetrics>& his
                   m.train_loss, m.test_mse, m.seconds, m.images_per_sec);
     text += line;
   }
-  io::write_file_atomic(path, std::span(reinterpret_cast<const std::uint8_t*>(text.data()),
-                                        text.size()),
+  io::write_file_atomic(path,
+                        std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()),
                         "save_metrics_csv");
 }
 
@@ -368,7 +370,8 @@ int compare_checkpoints(const fs::path& a_path, const fs::path& b_path) {
   for (const auto& [key, ta] : a) {
     const bool state = key.rfind("model.", 0) == 0 || key.rfind("optim.", 0) == 0;
     if (!state && key != "meta.epoch") continue;
-    const auto it = std::find_if(b.begin(), b.end(), [&](const auto& kv) { return kv.first == key; });
+    const auto it =
+        std::find_if(b.begin(), b.end(), [&](const auto& kv) { return kv.first == key; });
     if (it == b.end()) {
       report(key + " (missing in " + b_path.string() + ")");
       continue;
@@ -422,7 +425,8 @@ int compare_checkpoints(const fs::path& a_path, const fs::path& b_path) {
 /// .preinit_array does not work: glibc resets the environment after that runs.) Values
 /// the user set are kept; if the restart fails the program simply runs on.
 void restart_with_quiet_thread_pools(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr && std::getenv("OPENBLAS_THREAD_TIMEOUT") != nullptr)
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr &&
+      std::getenv("OPENBLAS_THREAD_TIMEOUT") != nullptr)
     return;
   setenv("OMP_WAIT_POLICY", "passive", 0);
   setenv("OPENBLAS_THREAD_TIMEOUT", "4", 0);
@@ -439,8 +443,9 @@ int train(Options& o) {
     if (!o.quiet) std::printf(fmt, args...);
   };
 
-  const int threads = o.threads > 0 ? o.threads
-                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = o.threads > 0
+                          ? o.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   blas::set_num_threads(threads);
   omp_set_num_threads(threads);
 
@@ -471,8 +476,7 @@ int train(Options& o) {
       model.num_parameters(), o.lr);
   say("batch %zu (%zu batches per epoch), seed %llu, %d threads (OpenBLAS kernel %s)\n", batch,
       batches, static_cast<unsigned long long>(o.seed), threads, blas::core_name().c_str());
-  if (run.epoch > 0)
-    say("resumed from %s after epoch %d\n", o.resume.c_str(), run.epoch);
+  if (run.epoch > 0) say("resumed from %s after epoch %d\n", o.resume.c_str(), run.epoch);
   if (run.epoch > 0 && run.train_size != n)
     std::fprintf(stderr,
                  "mnist_autoencoder: warning: the checkpoint was trained on %zu images, this run "
@@ -532,11 +536,12 @@ int train(Options& o) {
     if (progress) bar.finish();
 
     run.epoch = epoch;
-    run.history.push_back({static_cast<double>(epoch), loss_sum / static_cast<double>(n),
-                           test_mse, seconds, static_cast<double>(n) / seconds});
+    run.history.push_back({static_cast<double>(epoch), loss_sum / static_cast<double>(n), test_mse,
+                           seconds, static_cast<double>(n) / seconds});
     const EpochMetrics& m = run.history.back();
     save_outputs();
-    say("epoch %*d/%d  train loss %.6f  test MSE %.6f  %6.1f s  %5.0f img/s  (eval %.1f s, ETA %s)\n",
+    say("epoch %*d/%d  train loss %.6f  test MSE %.6f  %6.1f s  %5.0f img/s  (eval %.1f s, ETA "
+        "%s)\n",
         static_cast<int>(std::to_string(o.epochs).size()), epoch, o.epochs, m.train_loss,
         m.test_mse, m.seconds, m.images_per_sec, eval_seconds,
         format_duration((o.epochs - epoch) * (seconds + eval_seconds)).c_str());
@@ -609,7 +614,8 @@ int main(int argc, char** argv) {
 
   try {
     if (!(o.lr > 0 && std::isfinite(o.lr)))
-      throw CLI::ValidationError("--lr", "must be a positive number, got " + CLI::detail::to_string(o.lr));
+      throw CLI::ValidationError("--lr",
+                                 "must be a positive number, got " + CLI::detail::to_string(o.lr));
     if (!o.make_synthetic.empty()) {
       mnist_autoencoder::write_synthetic_mnist(o.make_synthetic, 512, 256, o.seed);
       std::printf("wrote 512 training and 256 test synthetic digits to %s\n",

@@ -45,8 +45,7 @@ class ProgressBar {
     drawn_ = true;
     const double elapsed = std::chrono::duration<double>(now - start_).count();
     const double rate = elapsed > 0 ? images_done / elapsed : 0.0;
-    const double eta =
-        rate > 0 ? static_cast<double>(images_total_ - images_done) / rate : 0.0;
+    const double eta = rate > 0 ? static_cast<double>(images_total_ - images_done) / rate : 0.0;
     constexpr std::size_t width = 24;
     const std::size_t filled = total_ ? done * width / total_ : width;
     std::string bar(width, ' ');
@@ -54,9 +53,9 @@ class ProgressBar {
     if (filled < width) bar[filled] = '>';
     const int digits = static_cast<int>(std::to_string(total_).size());
     char line[256];
-    const int n = std::snprintf(line, sizeof line, "\r%s [%s] %*zu/%zu  loss %.5f  %.0f img/s  ETA %s",
-                                label_.c_str(), bar.c_str(), digits, done, total_, running_loss,
-                                rate, format_duration(eta).c_str());
+    const int n = std::snprintf(
+        line, sizeof line, "\r%s [%s] %*zu/%zu  loss %.5f  %.0f img/s  ETA %s", label_.c_str(),
+        bar.c_str(), digits, done, total_, running_loss, rate, format_duration(eta).c_str());
     std::fputs(line, out_);
     // Blank out what a longer previous line left behind.
     if (n > 0 && static_cast<std::size_t>(n) < width_) {
