@@ -5,7 +5,10 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
+
+#include <unistd.h>
 
 extern "C" char* openblas_get_corename(void);
 extern "C" void openblas_set_num_threads(int);
@@ -82,29 +85,64 @@ void set_num_threads(int n) { openblas_set_num_threads(n); }
 
 }  // namespace tapegrad::blas
 
-// OpenBLAS picks its kernel in its own constructor, from OPENBLAS_CORETYPE, before
-// any constructor of ours could run; its CPU table (0.3.21) misses recent Xeons and
-// falls back to the generic Prescott kernel. The executable's .preinit_array runs
-// before every shared library's constructor, so an entry here selects the right
-// kernel for any program linked with tapegrad. A value the user set is kept.
-//
-// The same entry tames thread spinning: tapegrad's OpenMP loops (im2col, col2im,
-// element-wise kernels) alternate with OpenBLAS's own pthreads. By default both keep
-// their idle threads spinning (libgomp for ~300k iterations, OpenBLAS for 2^28
-// cycles), so on a small machine each steals the other's cores; measured on the
-// autoencoder's six conv layers on 2 cores: 60-150 ms per iteration with spinning,
-// 6.2 ms with passive waiting. Both variables are read when those libraries load,
-// hence here; values the user set are kept.
-extern "C" void tapegrad_openblas_preinit(int, char**, char**) {
-  setenv("OMP_WAIT_POLICY", "passive", 0);
-  setenv("OPENBLAS_THREAD_TIMEOUT", "4", 0);
-  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512bf16"))
-    setenv("OPENBLAS_CORETYPE", "Cooperlake", 0);
-  else if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-    setenv("OPENBLAS_CORETYPE", "SkylakeX", 0);
+// Three environment variables must be in place before OpenBLAS and libgomp load,
+// because each library reads them once, in its own constructor:
+//  - OPENBLAS_CORETYPE: OpenBLAS 0.3.21's CPU table misses recent Xeons and falls
+//    back to the generic Prescott kernel (sgemm ~6x slower); we name the kernel
+//    from the CPU's AVX-512 features.
+//  - OMP_WAIT_POLICY=passive and OPENBLAS_THREAD_TIMEOUT=4: tapegrad's OpenMP loops
+//    (im2col, col2im, element-wise kernels) alternate with OpenBLAS's pthreads, and
+//    by default both keep idle threads spinning, so each steals the other's cores
+//    (the MNIST example on 2 cores: 2.7-5.7 s per epoch spinning, 0.7 s passive).
+// The executable's .preinit_array runs before any shared library's constructor, but
+// glibc has not set up `environ` yet (setenv there is lost when libc initialises).
+// So this entry reads the environment it is handed and, if one of the variables is
+// missing, re-executes the program once with them added. Values the user set are
+// kept; TAPEGRAD_NO_REEXEC=1 turns the mechanism off. No allocation happens here:
+// the C++ runtime is not initialised yet.
+namespace {
+
+bool env_has(char** envp, const char* name) {
+  const std::size_t n = std::strlen(name);
+  for (char** e = envp; e != nullptr && *e != nullptr; ++e)
+    if (std::strncmp(*e, name, n) == 0 && (*e)[n] == '=') return true;
+  return false;
+}
+
+}  // namespace
+
+extern "C" void tapegrad_openblas_preinit(int, char** argv, char** envp) {
+  if (env_has(envp, "TAPEGRAD_NO_REEXEC") || env_has(envp, "TAPEGRAD_REEXECUTED")) return;
+  static char omp[] = "OMP_WAIT_POLICY=passive";
+  static char timeout[] = "OPENBLAS_THREAD_TIMEOUT=4";
+  static char skylakex[] = "OPENBLAS_CORETYPE=SkylakeX";
+  static char cooperlake[] = "OPENBLAS_CORETYPE=Cooperlake";
+  static char marker[] = "TAPEGRAD_REEXECUTED=1";  // guards against any exec loop
+  char* add[4];
+  int k = 0;
+  if (!env_has(envp, "OMP_WAIT_POLICY")) add[k++] = omp;
+  if (!env_has(envp, "OPENBLAS_THREAD_TIMEOUT")) add[k++] = timeout;
+  if (!env_has(envp, "OPENBLAS_CORETYPE")) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512bf16"))
+      add[k++] = cooperlake;
+    else if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+      add[k++] = skylakex;
+  }
+  if (k == 0) return;
+  add[k++] = marker;
+  constexpr std::size_t kMaxEnv = 8192;
+  static char* env[kMaxEnv];
+  std::size_t n = 0;
+  while (envp != nullptr && envp[n] != nullptr) ++n;
+  if (n + static_cast<std::size_t>(k) + 1 > kMaxEnv) return;
+  for (std::size_t i = 0; i < n; ++i) env[i] = envp[i];
+  for (int i = 0; i < k; ++i) env[n + static_cast<std::size_t>(i)] = add[i];
+  env[n + static_cast<std::size_t>(k)] = nullptr;
+  execve("/proc/self/exe", argv, env);
+  // Only reached if exec failed (e.g. no /proc): run on with the libraries' defaults;
+  // warn_if_slow_kernel() still reports a slow kernel on the first GEMM.
 }
 __attribute__((section(".preinit_array"), used)) static void (*tapegrad_preinit_entry)(
     int, char**, char**) = tapegrad_openblas_preinit;

@@ -2,6 +2,7 @@
 
 #include <tapegrad/core/blas.hpp>
 
+#include <cstdlib>
 #include <vector>
 
 using namespace tapegrad;
@@ -24,4 +25,15 @@ TEST_CASE("blas: gemm with transposes against a hand computation") {
   std::vector<float> cf(4, 1.0f);
   blas::gemm<float>(true, false, 2, 2, 3, 2.0f, at.data(), 2, bf.data(), 2, 1.0f, cf.data(), 2);
   CHECK(cf == std::vector<float>{9, 11, 21, 23});
+}
+
+TEST_CASE("blas: the thread and kernel settings reach the program's environment") {
+  // Set by the .preinit_array entry (core/blas.cpp) through one re-exec, unless the
+  // user set them; either way they must be there when OpenBLAS and libgomp load.
+  CHECK(std::getenv("OMP_WAIT_POLICY") != nullptr);
+  CHECK(std::getenv("OPENBLAS_THREAD_TIMEOUT") != nullptr);
+  if (std::getenv("OPENBLAS_CORETYPE") == nullptr) {
+    __builtin_cpu_init();
+    CHECK_FALSE(__builtin_cpu_supports("avx512f"));  // only left unset without AVX-512
+  }
 }
