@@ -16,8 +16,7 @@ if(TAPEGRAD_BUILD_EXAMPLES AND EXISTS ${CMAKE_SOURCE_DIR}/examples/mnist_autoenc
           -DMODE=${mode}
           -P ${CMAKE_SOURCE_DIR}/examples/mnist_autoencoder/smoke_test.cmake)
       set_tests_properties(example_mnist_${mode} PROPERTIES
-        TIMEOUT 300 LABELS example
-        ENVIRONMENT "OMP_WAIT_POLICY=passive;OPENBLAS_THREAD_TIMEOUT=4")
+        TIMEOUT 300 LABELS example)
     endforeach()
   endif()
 endif()

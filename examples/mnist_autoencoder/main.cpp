@@ -414,26 +414,6 @@ int compare_checkpoints(const fs::path& a_path, const fs::path& b_path) {
 }
 
 // ---------------------------------------------------------------------------------
-// Threads
-
-/// Restarts the program once with OMP_WAIT_POLICY=passive and OPENBLAS_THREAD_TIMEOUT=4
-/// when they are unset. By default libgomp keeps idle workers spinning (~300k pause
-/// loops, ~10 ms on this CPU) and OpenBLAS its own threads too, so the two pools and any
-/// other process fight for the cores: on the shared 2-core machine an epoch of 8,000
-/// images took 26-53 s on 2 threads with spinning, ~1.4 s with passive waiting. Both
-/// libraries read the variables once, when they load, before main. (Setting them from
-/// .preinit_array does not work: glibc resets the environment after that runs.) Values
-/// the user set are kept; if the restart fails the program simply runs on.
-void restart_with_quiet_thread_pools(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr &&
-      std::getenv("OPENBLAS_THREAD_TIMEOUT") != nullptr)
-    return;
-  setenv("OMP_WAIT_POLICY", "passive", 0);
-  setenv("OPENBLAS_THREAD_TIMEOUT", "4", 0);
-  execv("/proc/self/exe", argv);  // returns only on failure
-}
-
-// ---------------------------------------------------------------------------------
 // Training
 
 int train(Options& o) {
@@ -562,7 +542,6 @@ int train(Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  restart_with_quiet_thread_pools(argv);
   Options o;
   CLI::App app{"Trains a convolutional autoencoder on MNIST (or Fashion-MNIST) with tapegrad.",
                "mnist_autoencoder"};
