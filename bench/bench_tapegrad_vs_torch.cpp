@@ -4,6 +4,15 @@
 //
 //   bench_tapegrad_vs_torch [--threads N] [--repeats R] [--filter a,b,...]
 //                           [--sample-ms T] [--warmup-ms T] [--no-phases]
+//                           [--only tapegrad|torch] [--tsv FILE]
+//   bench_tapegrad_vs_torch --merge TAPEGRAD.tsv TORCH.tsv [--threads N]
+//
+// --filter takes substrings of case ids (e.g. "conv2d.ae_enc1.fwdbwd", "convT",
+// "train.ae.b64"); a case runs if its id contains any of them. --only times one library
+// (the other still runs once, for the check), --tsv writes the rows tab-separated, and
+// --merge prints one table from two such files: tapegrad's times from the first,
+// libtorch's from the second. That is how each library is measured in its own default
+// thread-waiting environment, which cannot differ within one process.
 //
 // Each case is timed as interleaved pairs of samples (tapegrad, libtorch, libtorch,
 // tapegrad, ...), every sample repeating the call until it lasts ~--sample-ms; the
@@ -18,9 +27,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -44,12 +55,17 @@ struct Args {
   TimingOptions timing;
   std::vector<std::string> filters;
   bool phases = true;
+  std::string only;                  // "", "tapegrad" or "torch": time one library only
+  std::string tsv;                   // also write the rows here (tab-separated)
+  std::string merge_ours, merge_theirs;  // --merge: tapegrad from one TSV, libtorch from another
 };
 
 [[noreturn]] void usage(const char* msg) {
   std::fprintf(stderr,
                "error: %s\nusage: bench_tapegrad_vs_torch [--threads N] [--repeats R] "
-               "[--filter a,b,...] [--sample-ms T] [--warmup-ms T] [--no-phases]\n",
+               "[--filter a,b,...] [--sample-ms T] [--warmup-ms T] [--no-phases]\n"
+               "       [--only tapegrad|torch] [--tsv FILE]\n"
+               "       bench_tapegrad_vs_torch --merge TAPEGRAD.tsv TORCH.tsv [--threads N]\n",
                msg);
   std::exit(2);
 }
@@ -78,6 +94,15 @@ Args parse_args(int argc, char** argv) {
       while (std::getline(ss, item, ',')) if (!item.empty()) a.filters.push_back(item);
     } else if (k == "--no-phases") {
       a.phases = false;
+    } else if (k == "--only") {
+      a.only = value();
+      if (a.only != "tapegrad" && a.only != "torch") usage("--only takes tapegrad or torch");
+      a.phases = false;
+    } else if (k == "--tsv") {
+      a.tsv = value();
+    } else if (k == "--merge") {
+      a.merge_ours = value();
+      a.merge_theirs = value();
     } else if (k == "--help" || k == "-h") {
       usage("help");
     } else {
@@ -92,6 +117,12 @@ bool selected(const Args& a, const std::string& id) {
   for (const auto& f : a.filters)
     if (id.find(f) != std::string::npos) return true;
   return false;
+}
+
+/// `f` unless --only names the other library (then an empty function: not timed).
+std::function<void()> pick(const Args& a, const char* lib, std::function<void()> f) {
+  if (!a.only.empty() && a.only != lib) return {};
+  return f;
 }
 
 /// max |a − b| / max |b|: the error of tapegrad's result relative to libtorch's scale.
@@ -140,22 +171,77 @@ void print_table(const std::vector<Row>& rows, int threads) {
       "libtorch GFLOP/s | speed-up (torch/tg) | target @2T | noise | check |\n"
       "|---|---|---|--:|--:|--:|--:|--:|--:|---|--:|--:|\n");
   for (const Row& r : rows) {
-    const double speedup = r.theirs.median / r.ours.median;
+    const bool both = r.ours.median > 0 && r.theirs.median > 0;  // else --only
+    const double speedup = both ? r.theirs.median / r.ours.median : 0;
     std::string target = "—";
     if (r.target > 0) {
       target = "≥ " + fmt("%.1f", r.target);
-      if (threads == 2) target += speedup >= r.target ? " met" : " **missed**";
+      if (threads == 2 && both) target += speedup >= r.target ? " met" : " **missed**";
     }
+    auto time = [](const Stats& st) { return st.median > 0 ? ms(st.median) : std::string("—"); };
+    auto rate = [&](const Stats& st) {
+      return st.median > 0 ? fmt("%.1f", r.gflop / st.median) : std::string("—");
+    };
     const double noise = std::max(r.ours.spread(), r.theirs.spread());
-    std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | **%s×** | %s | %s | %s |\n",
+    std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
                 r.what.c_str(), r.input.c_str(), r.pass.c_str(), fmt("%.4g", r.gflop).c_str(),
-                ms(r.ours.median).c_str(), ms(r.theirs.median).c_str(),
-                fmt("%.1f", r.gflop / r.ours.median).c_str(),
-                fmt("%.1f", r.gflop / r.theirs.median).c_str(), fmt("%.2f", speedup).c_str(),
-                target.c_str(), fmt("%.0f%%", 100 * noise).c_str(),
-                fmt("%.0e", r.check).c_str());
+                time(r.ours).c_str(), time(r.theirs).c_str(), rate(r.ours).c_str(),
+                rate(r.theirs).c_str(),
+                both ? ("**" + fmt("%.2f", speedup) + "×**").c_str() : "—", target.c_str(),
+                fmt("%.0f%%", 100 * noise).c_str(), fmt("%.0e", r.check).c_str());
     std::fflush(stdout);
   }
+}
+
+// ---- rows as tab-separated text, to merge runs made in different environments ----
+
+void write_tsv(const std::string& path, const std::vector<Row>& rows) {
+  std::ofstream out(path);
+  for (const Row& r : rows) {
+    out << r.id << '\t' << r.what << '\t' << r.input << '\t' << r.pass << '\t' << r.gflop << '\t'
+        << r.target << '\t' << r.check;
+    for (const Stats* st : {&r.ours, &r.theirs})
+      out << '\t' << st->median << '\t' << st->p25 << '\t' << st->p75 << '\t' << st->samples;
+    out << '\n';
+  }
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+std::vector<Row> read_tsv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::vector<Row> rows;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    std::string field;
+    while (std::getline(ss, field, '\t')) f.push_back(field);
+    if (f.size() != 15) throw std::runtime_error(path + ": malformed line: " + line);
+    Row r = make_row(f[0], f[1], f[2], f[3], std::stod(f[4]));
+    r.target = std::stod(f[5]), r.check = std::stod(f[6]);
+    Stats* st[2] = {&r.ours, &r.theirs};
+    for (int i = 0; i < 2; ++i) {
+      st[i]->median = std::stod(f[7 + 4 * i]), st[i]->p25 = std::stod(f[8 + 4 * i]);
+      st[i]->p75 = std::stod(f[9 + 4 * i]), st[i]->samples = std::stoi(f[10 + 4 * i]);
+    }
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+/// Rows of `ours_path` with libtorch's times taken from the row of the same id in
+/// `theirs_path` (rows missing from either are dropped).
+std::vector<Row> merge_rows(const std::string& ours_path, const std::string& theirs_path) {
+  std::vector<Row> ours = read_tsv(ours_path), theirs = read_tsv(theirs_path), out;
+  for (Row r : ours)
+    for (const Row& t : theirs)
+      if (t.id == r.id) {
+        r.theirs = t.theirs;
+        r.check = std::max(r.check, t.check);
+        out.push_back(r);
+      }
+  return out;
 }
 
 // ---- convolution cases ----
@@ -283,7 +369,8 @@ void run_conv_case(const ConvCase& c, const Args& args, std::vector<Row>& rows) 
       torch::NoGradGuard tno_grad;
       r.check = rel_error((*layer)(x), torch_forward());
     }
-    std::tie(r.ours, r.theirs) = time_pair(ours_fwd, theirs_fwd, args.timing);
+    std::tie(r.ours, r.theirs) = time_pair(pick(args, "tapegrad", ours_fwd),
+                                           pick(args, "torch", theirs_fwd), args.timing);
     rows.push_back(r);
   }
   if (do_bwd) {
@@ -293,7 +380,8 @@ void run_conv_case(const ConvCase& c, const Args& args, std::vector<Row>& rows) 
     theirs_bwd();
     r.check = std::max({rel_error(x.grad(), tx.grad()), rel_error(w.grad(), tw.grad()),
                         rel_error(b.grad(), tb.grad())});
-    std::tie(r.ours, r.theirs) = time_pair(ours_bwd, theirs_bwd, args.timing);
+    std::tie(r.ours, r.theirs) = time_pair(pick(args, "tapegrad", ours_bwd),
+                                           pick(args, "torch", theirs_bwd), args.timing);
     rows.push_back(r);
   }
 }
@@ -347,8 +435,9 @@ void run_train_case(std::int64_t batch, const Args& args, std::vector<Row>& rows
   const double l_ours = tapegrad_train_step(*net, opt, x).item();
   const double l_theirs = torch_train_step(tnet, topt, tx).item<double>();
   r.check = std::fabs(l_ours - l_theirs) / std::fabs(l_theirs);
-  std::tie(r.ours, r.theirs) = time_pair([&] { tapegrad_train_step(*net, opt, x); },
-                                         [&] { torch_train_step(tnet, topt, tx); }, args.timing);
+  std::tie(r.ours, r.theirs) =
+      time_pair(pick(args, "tapegrad", [&] { tapegrad_train_step(*net, opt, x); }),
+                pick(args, "torch", [&] { torch_train_step(tnet, topt, tx); }), args.timing);
   rows.push_back(r);
 
   if (!args.phases) return;
@@ -443,6 +532,10 @@ void print_header(const Args& args) {
 
 int main(int argc, char** argv) {
   const Args args = parse_args(argc, argv);
+  if (!args.merge_ours.empty()) {
+    print_table(merge_rows(args.merge_ours, args.merge_theirs), args.threads);
+    return 0;
+  }
   set_threads(args.threads);
   print_header(args);
 
@@ -453,6 +546,7 @@ int main(int argc, char** argv) {
 
   print_table(rows, args.threads);
   print_phases(phases);
+  if (!args.tsv.empty()) write_tsv(args.tsv, rows);
   std::printf("\nLoad average at end: %s\n\n", load_average().c_str());
   for (const Row& r : rows)
     if (r.check > 1e-3) {

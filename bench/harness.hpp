@@ -86,15 +86,17 @@ inline double warm_up(const std::function<void()>& f, double min_seconds, int mi
 /// of a and sample r of b run back to back, in alternating order. Each sample repeats
 /// its call `inner` times, with inner chosen from the warm-up so a sample lasts about
 /// opts.sample_seconds. Returns {stats of a, stats of b}, in seconds per call.
+/// An empty std::function (a or b) is not timed and gets empty Stats (median 0).
 inline std::pair<Stats, Stats> time_pair(const std::function<void()>& a,
                                          const std::function<void()>& b,
                                          const TimingOptions& opts) {
-  const double ta = warm_up(a, opts.warmup_seconds);
-  const double tb = warm_up(b, opts.warmup_seconds);
+  const double ta = a ? warm_up(a, opts.warmup_seconds) : 1.0;
+  const double tb = b ? warm_up(b, opts.warmup_seconds) : 1.0;
   const int inner_a = std::max(1, int(std::lround(opts.sample_seconds / std::max(ta, 1e-9))));
   const int inner_b = std::max(1, int(std::lround(opts.sample_seconds / std::max(tb, 1e-9))));
   std::vector<double> sa, sb;
   auto sample = [](const std::function<void()>& f, int inner, std::vector<double>& out) {
+    if (!f) return;
     const auto t0 = Clock::now();
     for (int i = 0; i < inner; ++i) f();
     out.push_back(seconds_since(t0) / inner);
@@ -188,15 +190,23 @@ inline std::string thread_wait_settings() {
   out += "; OpenBLAS thread timeout in use: 2^" + std::to_string(timeout > 0 ? timeout : 28) +
          " cycles";
   volatile float sink = 0;
-  const double omp_ms = idle_spin_ms([&] {
+  auto omp_work = [&] {
 #pragma omp parallel
     sink = sink + 1.0f;
-  });
+  };
   std::vector<float> a(512 * 512, 1.0f), c(512 * 512);
-  const double blas_ms = idle_spin_ms([&] {
+  auto gemm_work = [&] {
     tapegrad::blas::gemm<float>(false, false, 512, 512, 512, 1.0f, a.data(), 512, a.data(), 512,
                                 0.0f, c.data(), 512);
-  });
+  };
+  // The first calls start the pools (and libtorch's, if linked): measure later calls,
+  // each after a pause long enough for any spinning left from the previous one to end.
+  idle_spin_ms(omp_work), idle_spin_ms(gemm_work);
+  timespec pause{0, 300'000'000};
+  nanosleep(&pause, nullptr);
+  const double omp_ms = idle_spin_ms(omp_work);
+  nanosleep(&pause, nullptr);
+  const double blas_ms = idle_spin_ms(gemm_work);
   char buf[160];
   std::snprintf(buf, sizeof buf,
                 "; CPU burnt by idle threads in the 50 ms after an OpenMP region: %.1f ms, after "
