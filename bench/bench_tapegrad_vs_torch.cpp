@@ -5,14 +5,17 @@
 //   bench_tapegrad_vs_torch [--threads N] [--repeats R] [--filter a,b,...]
 //                           [--sample-ms T] [--warmup-ms T] [--no-phases]
 //                           [--only tapegrad|torch] [--tsv FILE]
-//   bench_tapegrad_vs_torch --merge TAPEGRAD.tsv TORCH.tsv [--threads N]
+//   bench_tapegrad_vs_torch --merge TG1.tsv[,TG2.tsv...] TORCH1.tsv[,...] [--threads N]
 //
 // --filter takes substrings of case ids (e.g. "conv2d.ae_enc1.fwdbwd", "convT",
 // "train.ae.b64"); a case runs if its id contains any of them. --only times one library
 // (the other still runs once, for the check), --tsv writes the rows tab-separated, and
-// --merge prints one table from two such files: tapegrad's times from the first,
-// libtorch's from the second. That is how each library is measured in its own default
-// thread-waiting environment, which cannot differ within one process.
+// --merge prints one table from such files: tapegrad's times from the first list,
+// libtorch's from the second, each the median over the listed runs (separate processes;
+// "noise" is then the range of the per-run medians over their median). That is how
+// each library is measured in its own default thread-waiting environment, which cannot
+// differ within one process, and how run-to-run variation (large at 2 threads on this
+// machine) is taken into account.
 //
 // Each case is timed as interleaved pairs of samples (tapegrad, libtorch, libtorch,
 // tapegrad, ...), every sample repeating the call until it lasts ~--sample-ms; the
@@ -65,7 +68,7 @@ struct Args {
                "error: %s\nusage: bench_tapegrad_vs_torch [--threads N] [--repeats R] "
                "[--filter a,b,...] [--sample-ms T] [--warmup-ms T] [--no-phases]\n"
                "       [--only tapegrad|torch] [--tsv FILE]\n"
-               "       bench_tapegrad_vs_torch --merge TAPEGRAD.tsv TORCH.tsv [--threads N]\n",
+               "       bench_tapegrad_vs_torch --merge TG.tsv[,...] TORCH.tsv[,...] [--threads N]\n",
                msg);
   std::exit(2);
 }
@@ -230,17 +233,51 @@ std::vector<Row> read_tsv(const std::string& path) {
   return rows;
 }
 
-/// Rows of `ours_path` with libtorch's times taken from the row of the same id in
-/// `theirs_path` (rows missing from either are dropped).
-std::vector<Row> merge_rows(const std::string& ours_path, const std::string& theirs_path) {
-  std::vector<Row> ours = read_tsv(ours_path), theirs = read_tsv(theirs_path), out;
-  for (Row r : ours)
-    for (const Row& t : theirs)
-      if (t.id == r.id) {
-        r.theirs = t.theirs;
-        r.check = std::max(r.check, t.check);
-        out.push_back(r);
-      }
+/// The median over runs of per-run medians, with p25/p75 set to the smallest and largest
+/// per-run median (so spread() is the range across runs relative to the median).
+Stats across_runs(const std::vector<Stats>& runs) {
+  std::vector<double> m;
+  for (const Stats& r : runs)
+    if (r.median > 0) m.push_back(r.median);
+  Stats s;
+  if (m.empty()) return s;
+  if (m.size() == 1) return runs.front().median > 0 ? runs.front() : runs.back();
+  s.median = quantile(m, 0.5);  // sorts m
+  s.p25 = m.front(), s.p75 = m.back(), s.min = m.front();
+  s.samples = int(m.size());
+  return s;
+}
+
+std::vector<std::string> split_list(const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream ss(list);
+  std::string item;
+  while (std::getline(ss, item, ',')) if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+/// Rows of the runs in `ours_list` (comma-separated TSV files) with tapegrad's times the
+/// median over those runs, and libtorch's the median over the runs in `theirs_list`,
+/// matched by case id (cases missing from either side are dropped).
+std::vector<Row> merge_rows(const std::string& ours_list, const std::string& theirs_list) {
+  std::vector<std::vector<Row>> ours, theirs;
+  for (const auto& f : split_list(ours_list)) ours.push_back(read_tsv(f));
+  for (const auto& f : split_list(theirs_list)) theirs.push_back(read_tsv(f));
+  std::vector<Row> out;
+  if (ours.empty() || theirs.empty()) return out;
+  for (Row r : ours.front()) {
+    std::vector<Stats> mine, other;
+    for (const auto& run : ours)
+      for (const Row& x : run)
+        if (x.id == r.id) mine.push_back(x.ours), r.check = std::max(r.check, x.check);
+    for (const auto& run : theirs)
+      for (const Row& x : run)
+        if (x.id == r.id) other.push_back(x.theirs), r.check = std::max(r.check, x.check);
+    if (other.empty()) continue;
+    r.ours = across_runs(mine);
+    r.theirs = across_runs(other);
+    out.push_back(r);
+  }
   return out;
 }
 

@@ -30,10 +30,17 @@ BIN=$BUILD_DIR/bench/train_memory_tapegrad_only
 [[ -x $BIN ]] || { echo "missing $BIN: run scripts/run_bench.sh (or build the target) first" >&2; exit 1; }
 command -v perf >/dev/null || { echo "perf not found (apt-get install linux-perf)" >&2; exit 1; }
 
+# The variables tapegrad's start-up code would add (it re-executes the program to do
+# so, and perf's DWARF unwinding loses the stacks across that exec): pass them up front.
+mapfile -t RUN_ENV < <("$BIN" --print-env)
+export "${RUN_ENV[@]}"
+
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 echo "### Profile of the tapegrad training step: batch 64, $THREADS thread(s), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "Environment: ${RUN_ENV[*]:-(none)}."
 echo
 "$BIN" --lib tapegrad --threads "$THREADS" --steps 30 | sed -n 's/^steps: .*, \([0-9.]* ms\/step\).*/Unprofiled: \1 (30 steps)./p'
 echo

@@ -5,6 +5,7 @@
 // (read before backward), checking they are the same in every step.
 //
 //   train_memory --lib tapegrad|torch [--steps 200] [--batch 64] [--threads 2]
+//   train_memory --print-env    (the thread/kernel variables in effect; see below)
 //
 // Built twice from this file: train_memory (both libraries linked) and
 // train_memory_tapegrad_only (TAPEGRAD_BENCH_NO_TORCH: libtorch not linked, which is
@@ -107,6 +108,15 @@ int run_torch(int steps, std::size_t batch) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--print-env") {
+    // The thread and kernel variables as this program runs with them (after tapegrad's
+    // start-up code added its defaults), one NAME=value per line: passing them to a
+    // profiled run avoids its re-exec, which perf's call-graph unwinding does not follow.
+    for (const char* v : {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OPENBLAS_THREAD_TIMEOUT",
+                          "OPENBLAS_CORETYPE"})
+      if (const char* val = std::getenv(v)) std::printf("%s=%s\n", v, val);
+    return 0;
+  }
   std::string lib;
   int steps = 200, threads = 2;
   long batch = 64;

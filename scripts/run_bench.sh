@@ -3,18 +3,21 @@
 # Builds the bench targets in Release, then runs:
 #   1. bench_tapegrad_vs_torch with 1 and with 2 threads, both libraries in one process
 #      (interleaved samples, one environment for both);
-#   2. at 2 threads, each library alone in its own default environment and merged into
+#   2. at 2 threads, each library alone in its own default environment, merged into
 #      one table: tapegrad with its passive thread waiting, libtorch with the stock
 #      spinning of libgomp and OpenBLAS (GOMP_SPINCOUNT=300000 OPENBLAS_THREAD_TIMEOUT=28
 #      restore it, since tapegrad's start-up code would otherwise change it); plus
 #      tapegrad with stock spinning too (skip with SPIN_RUN=0);
 #   3. 200 autoencoder training steps under /usr/bin/time -v: tapegrad and libtorch
 #      from the same binary, and tapegrad from a binary without libtorch linked.
+# Each configuration of 1 and 2 runs in PROCESSES separate processes and the tables give
+# the median over them: at 2 threads the per-process medians differ by 10-50%.
 # The Markdown goes to stdout and to bench/results.md (written to a temporary file,
 # then renamed, so an interrupted run never leaves a half-written file).
 #
-# Environment: BUILD_DIR (default build-bench), REPEATS (default 15), BENCH_ARGS (extra
-# arguments for bench_tapegrad_vs_torch, e.g. "--filter train"), WAIT_QUIET=N (wait up
+# Environment: BUILD_DIR (default build-bench), REPEATS (samples per library and case in
+# one process, default 15), PROCESSES (runs of each configuration, default 3), BENCH_ARGS
+# (extra arguments for bench_tapegrad_vs_torch, e.g. "--filter train"), WAIT_QUIET=N (wait up
 # to N seconds for the 1-minute load average to fall below 0.5 before measuring),
 # SPIN_RUN=0 (skip tapegrad's stock-spinning run), JOBS (build parallelism, default 2).
 set -euo pipefail
@@ -22,6 +25,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
 REPEATS=${REPEATS:-15}
+PROCESSES=${PROCESSES:-3}
 BENCH_ARGS=${BENCH_ARGS:-}
 WAIT_QUIET=${WAIT_QUIET:-0}
 SPIN_RUN=${SPIN_RUN:-1}
@@ -71,55 +75,78 @@ STOCK_SPIN=(GOMP_SPINCOUNT=300000 OPENBLAS_THREAD_TIMEOUT=28)
 TSV=$(mktemp -d)
 trap 'rm -f "$OUT"; rm -rf "$TSV"' EXIT
 
-# 1 and 2 threads, both libraries in one process (interleaved samples).
+# run_config NAME THREADS ENV-ASSIGNMENTS... -- BENCH-ARGS...: PROCESSES runs of the
+# benchmark (separate processes: the run-to-run spread at 2 threads is larger than the
+# spread within a run), writing $TSV/NAME.<i>.tsv and .md.
+run_config() {
+  local name=$1 threads=$2
+  shift 2
+  local envs=()
+  while [[ $1 != -- ]]; do envs+=("$1"); shift; done
+  shift
+  for i in $(seq 1 "$PROCESSES"); do
+    log "$name: process $i/$PROCESSES"
+    # shellcheck disable=SC2086
+    env "${envs[@]}" "$BENCH" --threads "$threads" --repeats "$REPEATS" "$@" \
+      --tsv "$TSV/$name.$i.tsv" $BENCH_ARGS >"$TSV/$name.$i.md"
+  done
+}
+runs() { local f=() i; for i in $(seq 1 "$PROCESSES"); do f+=("$TSV/$1.$i.tsv"); done; (IFS=,; echo "${f[*]}"); }
+header_of() { sed -n '/^| layer/q;p' "$TSV/$1.1.md"; }
+phases_of() { sed -n '/^Where the training/,/^Load average at end/p' "$TSV/$1.1.md" | sed '$d'; }
+wait_line() { grep -m1 '^- idle-thread waiting' "$TSV/$1.1.md" | sed 's/^- idle-thread waiting (the same for both libraries): //'; }
+spread_note() {
+  echo "Times are medians over $PROCESSES processes (each the median of its $REPEATS samples);" \
+    "noise is the range of the per-process medians relative to their median."
+}
+
+# 1. Both libraries in one process (interleaved samples), 1 and 2 threads.
+run_config shared1 1 -- 
+run_config shared2 2 -- 
 for t in 1 2; do
-  log "timing with $t thread(s), both libraries in one process"
-  # shellcheck disable=SC2086
-  "$BENCH" --threads "$t" --repeats "$REPEATS" $BENCH_ARGS | emit
+  {
+    header_of shared$t
+    spread_note
+    echo
+    "$BENCH" --merge "$(runs shared$t)" "$(runs shared$t)" --threads "$t"
+    echo
+    echo "(Phases from the first process.)"
+    phases_of shared$t
+    echo "Load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo
+  } | emit
 done
 
-# 2 threads, each library in its own default environment (separate processes).
-log "timing tapegrad alone, 2 threads, its default environment"
-# shellcheck disable=SC2086
-"$BENCH" --threads 2 --repeats "$REPEATS" --only tapegrad --tsv "$TSV/tg_default.tsv" \
-  $BENCH_ARGS >"$TSV/tg_default.md"
-log "timing libtorch alone, 2 threads, stock spinning"
-# shellcheck disable=SC2086
-env "${STOCK_SPIN[@]}" "$BENCH" --threads 2 --repeats "$REPEATS" --only torch \
-  --tsv "$TSV/torch_stock.tsv" $BENCH_ARGS >"$TSV/torch_stock.md"
-if [[ $SPIN_RUN != 0 ]]; then
-  log "timing tapegrad alone, 2 threads, stock spinning"
-  # shellcheck disable=SC2086
-  env "${STOCK_SPIN[@]}" "$BENCH" --threads 2 --repeats "$REPEATS" --only tapegrad \
-    --tsv "$TSV/tg_stock.tsv" $BENCH_ARGS >"$TSV/tg_stock.md"
-fi
-wait_line() { grep -m1 '^- idle-thread waiting' "$1" | sed 's/^- idle-thread waiting (the same for both libraries): //'; }
+# 2. 2 threads, each library alone in its own default environment, merged.
+run_config tg_default 2 -- --only tapegrad
+run_config torch_stock 2 "${STOCK_SPIN[@]}" -- --only torch
+[[ $SPIN_RUN != 0 ]] && run_config tg_stock 2 "${STOCK_SPIN[@]}" -- --only tapegrad
 {
   echo "## tapegrad vs libtorch, 2 threads, each library in its own default environment"
   echo
-  echo "Two processes, each timing one library (\`--only\`), merged into one table: how a" \
-    "user of each library runs it. libtorch uses libgomp (ATen, oneDNN) and OpenBLAS" \
+  echo "Separate processes, each timing one library (\`--only\`), merged into one table:" \
+    "how a user of each library runs it. libtorch uses libgomp (ATen, oneDNN) and OpenBLAS" \
     "(its im2col GEMMs) with their stock idle-thread spinning; tapegrad's start-up code" \
     "(core/blas.cpp) switches both pools to passive waiting unless the user set the" \
     "variables. In the one-process table above that choice applies to libtorch too, which" \
     "slows libtorch's many short parallel regions: this table is the fair one for the" \
-    "issue's targets."
+    "issue's targets. $(spread_note)"
   echo
-  echo "- tapegrad process: $(wait_line "$TSV/tg_default.md")"
-  echo "- libtorch process (\`${STOCK_SPIN[*]}\`): $(wait_line "$TSV/torch_stock.md")"
-  echo "- load average at the end of the two runs: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "- tapegrad processes: $(wait_line tg_default)"
+  echo "- libtorch processes (\`${STOCK_SPIN[*]}\`): $(wait_line torch_stock)"
+  echo "- load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
-  "$BENCH" --merge "$TSV/tg_default.tsv" "$TSV/torch_stock.tsv" --threads 2
+  "$BENCH" --merge "$(runs tg_default)" "$(runs torch_stock)" --threads 2
   echo
   if [[ $SPIN_RUN != 0 ]]; then
     echo "### Sensitivity: tapegrad with stock spinning too (both libraries spinning)"
     echo
     echo "tapegrad alone with \`${STOCK_SPIN[*]}\` (its pools spinning as libtorch's do)," \
-      "against the same libtorch run: what tapegrad's passive-waiting default is worth."
+      "against the same libtorch runs: what tapegrad's passive-waiting default is worth."
     echo
-    echo "- tapegrad process: $(wait_line "$TSV/tg_stock.md")"
+    echo "- tapegrad processes: $(wait_line tg_stock)"
     echo
-    "$BENCH" --merge "$TSV/tg_stock.tsv" "$TSV/torch_stock.tsv" --threads 2
+    "$BENCH" --merge "$(runs tg_stock)" "$(runs torch_stock)" --threads 2
     echo
   fi
 } | emit
