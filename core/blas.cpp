@@ -140,7 +140,13 @@ extern "C" void tapegrad_openblas_preinit(int, char** argv, char** envp) {
   for (std::size_t i = 0; i < n; ++i) env[i] = envp[i];
   for (int i = 0; i < k; ++i) env[n + static_cast<std::size_t>(i)] = add[i];
   env[n + static_cast<std::size_t>(k)] = nullptr;
-  execve("/proc/self/exe", argv, env);
+  // Exec the resolved path, not /proc/self/exe itself, so the process keeps its name
+  // in ps, top and perf.
+  static char self[4096];
+  const ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (len <= 0) return;
+  self[len] = '\0';
+  execve(self, argv, env);
   // Only reached if exec failed (e.g. no /proc): run on with the libraries' defaults;
   // warn_if_slow_kernel() still reports a slow kernel on the first GEMM.
 }
