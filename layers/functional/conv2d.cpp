@@ -514,6 +514,17 @@ void bias_planes(T* y, std::int64_t nb, std::int64_t channels, std::int64_t L, c
     }
 }
 
+// Column matrix [G·K, nb·L] of the nb samples starting at xs, in the workspace. A single
+// pointwise sample is its own column matrix [C_x, L], so im2col is skipped for it.
+template <class T>
+const T* chunk_columns(const ConvProblem& p, Workspace<T>& ws, const T* xs, std::int64_t nb) {
+  if (p.plane.is_pointwise() && nb == 1) return xs;
+  const std::int64_t ld = nb * p.spatial_out();
+  T* c = ws.cols.get(p.groups * p.k() * ld);
+  detail::im2col_batch(xs, nb, p.x_sample(), p.plane, c, ld);
+  return c;
+}
+
 // y = conv(x) + bias (bias may be null). Per chunk of nb samples and per group g:
 //   cols  [C_x·kH·kW, nb·L] = im2col(x_chunk)
 //   y_g   [C_y/g, nb·L]     = W_g [C_y/g, K] · cols_g [K, nb·L]
@@ -533,18 +544,10 @@ void apply_conv(const ConvProblem& p, const T* x, const T* w, const T* bias, T* 
     return;
   }
   const std::int64_t nb_max = p.chunk();
-  const bool pointwise = p.plane.is_pointwise();
   for (std::int64_t n0 = 0; n0 < p.batch; n0 += nb_max) {
     const std::int64_t nb = std::min(nb_max, p.batch - n0);
     const std::int64_t ld = nb * L;
-    const T* xs = x + n0 * p.x_sample();
-    // A single pointwise sample is its own column matrix [C_x, L]: skip im2col.
-    const T* cols = xs;
-    if (!(pointwise && nb == 1)) {
-      T* c = ws.cols.get(G * K * ld);
-      detail::im2col_batch(xs, nb, p.x_sample(), p.plane, c, ld);
-      cols = c;
-    }
+    const T* cols = chunk_columns(p, ws, x + n0 * p.x_sample(), nb);
     // A single sample's output block [C_y, L] is already the GEMM's layout.
     T* out = nb == 1 ? y + n0 * p.y_sample() : ws.mat.get(p.y_channels * ld);
     for (std::int64_t g = 0; g < G; ++g)
@@ -624,17 +627,10 @@ void conv_weight_grad(const ConvProblem& p, const T* y, const T* x, T* dw) {
   }
   Workspace<T>& ws = workspace<T>();
   const std::int64_t nb_max = p.chunk();
-  const bool pointwise = p.plane.is_pointwise();
   for (std::int64_t n0 = 0; n0 < p.batch; n0 += nb_max) {
     const std::int64_t nb = std::min(nb_max, p.batch - n0);
     const std::int64_t ld = nb * L;
-    const T* xs = x + n0 * p.x_sample();
-    const T* cols = xs;
-    if (!(pointwise && nb == 1)) {
-      T* c = ws.cols.get(G * K * ld);
-      detail::im2col_batch(xs, nb, p.x_sample(), p.plane, c, ld);
-      cols = c;
-    }
+    const T* cols = chunk_columns(p, ws, x + n0 * p.x_sample(), nb);
     const T* ymat = y + n0 * p.y_sample();
     if (nb > 1) {
       T* m = ws.mat.get(p.y_channels * ld);
