@@ -1,7 +1,9 @@
 #include <tapegrad/core/blas.hpp>
 
 #include <cblas.h>
+#include <omp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -34,28 +36,90 @@ void check_dims(std::int64_t m, std::int64_t n, std::int64_t k) {
                                 ", k=" + std::to_string(k) + ")");
 }
 
+// OpenBLAS's CBLAS entry points, by element type.
+void raw_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
+              const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta,
+              float* c, std::int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, tr(ta), tr(tb), int(m), int(n), int(k), alpha, a, int(lda), b,
+              int(ldb), beta, c, int(ldc));
+}
+void raw_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
+              const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double beta,
+              double* c, std::int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, tr(ta), tr(tb), int(m), int(n), int(k), alpha, a, int(lda), b,
+              int(ldb), beta, c, int(ldc));
+}
+
+// Below this many flops a product runs on one thread: waking the team (~1-2 us with
+// spinning threads) would cost more than it saves.
+constexpr double kParallelFlops = double(1 << 21);
+
+// Start of block t of `count` near-equal blocks of [0, size), aligned to 16 elements
+// (one 64-byte cache line of floats) so that no two threads write the same line of C.
+std::int64_t block_start(std::int64_t size, int t, int count) {
+  if (t >= count) return size;
+  const std::int64_t start = size * t / count;
+  return t == 0 ? 0 : std::min(size, (start + 8) / 16 * 16);
+}
+
+template <class T>
+void gemm_impl(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+               const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+               std::int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  warn_if_slow_kernel();
+  check_dims(m, n, k);
+  if (omp_in_parallel()) {  // the caller holds a SerialScope and owns the threads
+    raw_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  SerialScope serial;
+  const int threads = omp_get_max_threads();
+  if (threads == 1 || 2.0 * double(m) * double(n) * double(k) < kParallelFlops) {
+    raw_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  // Split the longer side of C: every block is an independent GEMM over all of k.
+  const bool split_columns = n >= m;
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    if (split_columns) {
+      const std::int64_t j0 = block_start(n, t, nt), j1 = block_start(n, t + 1, nt);
+      if (j1 > j0)
+        raw_gemm(ta, tb, m, j1 - j0, k, alpha, a, lda, tb ? b + j0 * ldb : b + j0, ldb, beta,
+                 c + j0, ldc);
+    } else {
+      const std::int64_t i0 = block_start(m, t, nt), i1 = block_start(m, t + 1, nt);
+      if (i1 > i0)
+        raw_gemm(ta, tb, i1 - i0, n, k, alpha, ta ? a + i0 : a + i0 * lda, lda, b, ldb, beta,
+                 c + i0 * ldc, ldc);
+    }
+  }
+}
+
 }  // namespace
+
+SerialScope::SerialScope() : previous_(openblas_get_num_threads()) {
+  if (previous_ != 1) openblas_set_num_threads(1);
+}
+
+SerialScope::~SerialScope() {
+  if (previous_ != 1) openblas_set_num_threads(previous_);
+}
 
 template <>
 void gemm<float>(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
                  const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta,
                  float* c, std::int64_t ldc) {
-  if (m == 0 || n == 0) return;
-  warn_if_slow_kernel();
-  check_dims(m, n, k);
-  cblas_sgemm(CblasRowMajor, tr(ta), tr(tb), int(m), int(n), int(k), alpha, a, int(lda), b,
-              int(ldb), beta, c, int(ldc));
+  gemm_impl(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 template <>
 void gemm<double>(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
                   const double* a, std::int64_t lda, const double* b, std::int64_t ldb,
                   double beta, double* c, std::int64_t ldc) {
-  if (m == 0 || n == 0) return;
-  warn_if_slow_kernel();
-  check_dims(m, n, k);
-  cblas_dgemm(CblasRowMajor, tr(ta), tr(tb), int(m), int(n), int(k), alpha, a, int(lda), b,
-              int(ldb), beta, c, int(ldc));
+  gemm_impl(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 std::string core_name() {
@@ -85,21 +149,19 @@ void set_num_threads(int n) { openblas_set_num_threads(n); }
 
 }  // namespace tapegrad::blas
 
-// Three environment variables must be in place before OpenBLAS and libgomp load,
-// because each library reads them once, in its own constructor:
-//  - OPENBLAS_CORETYPE: OpenBLAS 0.3.21's CPU table misses recent Xeons and falls
-//    back to the generic Prescott kernel (sgemm ~6x slower); we name the kernel
-//    from the CPU's AVX-512 features.
-//  - OMP_WAIT_POLICY=passive and OPENBLAS_THREAD_TIMEOUT=4: tapegrad's OpenMP loops
-//    (im2col, col2im, element-wise kernels) alternate with OpenBLAS's pthreads, and
-//    by default both keep idle threads spinning, so each steals the other's cores
-//    (the MNIST example on 2 cores: 2.7-5.7 s per epoch spinning, 0.7 s passive).
+// OPENBLAS_CORETYPE must be in place before OpenBLAS loads, because OpenBLAS reads it
+// once, in its own constructor: OpenBLAS 0.3.21's CPU table misses recent Xeons and
+// falls back to the generic Prescott kernel (sgemm ~6x slower), so we name the kernel
+// from the CPU's AVX-512 features.
 // The executable's .preinit_array runs before any shared library's constructor, but
 // glibc has not set up `environ` yet (setenv there is lost when libc initialises).
-// So this entry reads the environment it is handed and, if one of the variables is
-// missing, re-executes the program once with them added. Values the user set are
-// kept; TAPEGRAD_NO_REEXEC=1 turns the mechanism off. No allocation happens here:
-// the C++ runtime is not initialised yet.
+// So this entry reads the environment it is handed and, if the variable is missing,
+// re-executes the program once with it added. A value the user set is kept;
+// TAPEGRAD_NO_REEXEC=1 turns the mechanism off. No allocation happens here: the C++
+// runtime is not initialised yet.
+// Thread waiting is left at the libraries' defaults: tapegrad keeps OpenBLAS
+// single-threaded (SerialScope) and does its parallel work on the OpenMP team alone,
+// so idle OpenMP threads may spin without taking cores from OpenBLAS's pool.
 namespace {
 
 bool env_has(char** envp, const char* name) {
@@ -113,15 +175,11 @@ bool env_has(char** envp, const char* name) {
 
 extern "C" void tapegrad_openblas_preinit(int, char** argv, char** envp) {
   if (env_has(envp, "TAPEGRAD_NO_REEXEC") || env_has(envp, "TAPEGRAD_REEXECUTED")) return;
-  static char omp[] = "OMP_WAIT_POLICY=passive";
-  static char timeout[] = "OPENBLAS_THREAD_TIMEOUT=4";
   static char skylakex[] = "OPENBLAS_CORETYPE=SkylakeX";
   static char cooperlake[] = "OPENBLAS_CORETYPE=Cooperlake";
   static char marker[] = "TAPEGRAD_REEXECUTED=1";  // guards against any exec loop
-  char* add[4];
+  char* add[2];
   int k = 0;
-  if (!env_has(envp, "OMP_WAIT_POLICY")) add[k++] = omp;
-  if (!env_has(envp, "OPENBLAS_THREAD_TIMEOUT")) add[k++] = timeout;
   if (!env_has(envp, "OPENBLAS_CORETYPE")) {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512bf16"))

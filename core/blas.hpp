@@ -9,6 +9,9 @@ namespace tapegrad::blas {
 
 /// Row-major C = alpha * op(A) * op(B) + beta * C, where op(A) is [m, k] and
 /// op(B) is [k, n]; lda/ldb/ldc are the row strides of A, B and C as stored.
+/// Called outside an OpenMP parallel region, a large product is split into column
+/// (or row) blocks over the OpenMP threads, each a single-threaded OpenBLAS call;
+/// called inside one, it runs single-threaded on the calling thread.
 template <class T>
 void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
           const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
@@ -25,7 +28,24 @@ bool using_slow_fallback();
 void warn_if_slow_kernel();
 
 /// Number of threads OpenBLAS uses; set_num_threads changes it for later calls.
+/// tapegrad's own GEMMs do not use OpenBLAS's threads (see SerialScope); these
+/// concern other OpenBLAS users in the same process.
 int num_threads();
 void set_num_threads(int n);
+
+/// While alive, OpenBLAS runs single-threaded; the previous count is restored on
+/// destruction. tapegrad holds one around its parallel regions so that OpenBLAS's
+/// pthread pool never competes with the OpenMP threads for the cores: one pool of
+/// threads does all the parallel work. Create it outside parallel regions only.
+class SerialScope {
+ public:
+  SerialScope();
+  ~SerialScope();
+  SerialScope(const SerialScope&) = delete;
+  SerialScope& operator=(const SerialScope&) = delete;
+
+ private:
+  int previous_;
+};
 
 }  // namespace tapegrad::blas

@@ -2,6 +2,10 @@
 
 #include <tapegrad/core/blas.hpp>
 
+#include <omp.h>
+
+#include <array>
+#include <cmath>
 #include <cstdlib>
 #include <vector>
 
@@ -27,13 +31,79 @@ TEST_CASE("blas: gemm with transposes against a hand computation") {
   CHECK(cf == std::vector<float>{9, 11, 21, 23});
 }
 
-TEST_CASE("blas: the thread and kernel settings reach the program's environment") {
+TEST_CASE("blas: the kernel setting reaches the program's environment") {
   // Set by the .preinit_array entry (core/blas.cpp) through one re-exec, unless the
-  // user set them; either way they must be there when OpenBLAS and libgomp load.
-  CHECK(std::getenv("OMP_WAIT_POLICY") != nullptr);
-  CHECK(std::getenv("OPENBLAS_THREAD_TIMEOUT") != nullptr);
+  // user set it; either way it must be there when OpenBLAS loads.
   if (std::getenv("OPENBLAS_CORETYPE") == nullptr) {
     __builtin_cpu_init();
     CHECK_FALSE(__builtin_cpu_supports("avx512f"));  // only left unset without AVX-512
   }
+}
+
+namespace {
+
+// C = op(A)·op(B) + 0.5·C0 by the definition, in long double.
+std::vector<double> reference_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n,
+                                   std::int64_t k, const std::vector<double>& a, std::int64_t lda,
+                                   const std::vector<double>& b, std::int64_t ldb,
+                                   std::vector<double> c, std::int64_t ldc) {
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < n; ++j) {
+      long double acc = 0;
+      for (std::int64_t p = 0; p < k; ++p)
+        acc += static_cast<long double>(ta ? a[p * lda + i] : a[i * lda + p]) *
+               (tb ? b[j * ldb + p] : b[p * ldb + j]);
+      c[i * ldc + j] = static_cast<double>(acc + 0.5L * c[i * ldc + j]);
+    }
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("blas: products split over the OpenMP threads match the definition") {
+  // Large enough to be split into blocks; odd sizes so the blocks are uneven, padded
+  // leading dimensions so a block offset that ignored them would read the wrong rows.
+  const int saved = omp_get_max_threads();
+  for (int threads : {1, 2, 3}) {
+    omp_set_num_threads(threads);
+    for (auto [m, n, k] : {std::array<std::int64_t, 3>{37, 301, 129},
+                           std::array<std::int64_t, 3>{301, 37, 129}})
+      for (bool ta : {false, true})
+        for (bool tb : {false, true}) {
+          const std::int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 7;
+          std::vector<double> a(static_cast<std::size_t>((ta ? k : m) * lda));
+          std::vector<double> b(static_cast<std::size_t>((tb ? n : k) * ldb));
+          std::vector<double> c(static_cast<std::size_t>(m * ldc));
+          for (std::size_t i = 0; i < a.size(); ++i) a[i] = std::sin(0.37 * double(i));
+          for (std::size_t i = 0; i < b.size(); ++i) b[i] = std::cos(0.11 * double(i));
+          for (std::size_t i = 0; i < c.size(); ++i) c[i] = double(i % 13);
+          const auto want = reference_gemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
+          blas::gemm<double>(ta, tb, m, n, k, 1.0, a.data(), lda, b.data(), ldb, 0.5, c.data(),
+                             ldc);
+          double worst = 0;
+          for (std::size_t i = 0; i < c.size(); ++i) {
+            const bool padding = static_cast<std::int64_t>(i) % ldc >= n;
+            // Padding columns of C must be left exactly as they were.
+            worst = std::max(worst, padding ? std::abs(c[i] - double(i % 13))
+                                            : std::abs(c[i] - want[i]));
+          }
+          CAPTURE(threads);
+          CAPTURE(m);
+          CAPTURE(ta);
+          CAPTURE(tb);
+          CHECK(worst < 1e-12);
+        }
+  }
+  omp_set_num_threads(saved);
+}
+
+TEST_CASE("blas: SerialScope makes OpenBLAS single-threaded and restores the count") {
+  const int saved = blas::num_threads();
+  blas::set_num_threads(2);
+  {
+    blas::SerialScope serial;
+    CHECK(blas::num_threads() == 1);
+  }
+  CHECK(blas::num_threads() == 2);
+  blas::set_num_threads(saved);
 }

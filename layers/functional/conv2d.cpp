@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <omp.h>
+
 #include <tapegrad/core/blas.hpp>
 
 namespace tapegrad::functional {
@@ -432,6 +434,7 @@ struct Workspace {
   Buffer<T> cols;    // im2col columns / column gradients  [C_x·kH·kW, nb·L]
   Buffer<T> mat;     // GEMM output or gathered dY         [C_y, nb·L]
   Buffer<T> padded;  // explicitly padded input or its gradient
+  Buffer<T> partial; // this thread's partial weight gradient [C_y, K]
 };
 
 template <class T>
@@ -440,11 +443,12 @@ Workspace<T>& workspace() {
   return ws;
 }
 
-// Budget (in elements) for the columns and the gathered output of one batch chunk.
-// The batch is processed in chunks so that a big batch of big images does not need
-// a [C·kH·kW, N·L] matrix at once; small problems (the usual case) take the whole
-// batch in one chunk and so one GEMM per group.
-constexpr std::int64_t kChunkElements = std::int64_t(1) << 22;
+// Budget (in elements) for the columns and the gathered output of one batch chunk:
+// about a core's L2 cache (1-2 MiB) in float, so the GEMM reads back columns that
+// im2col has just written while they are still cached. The batch is cut into chunks
+// of whole samples within the budget; a sample larger than the budget is a chunk of
+// its own.
+constexpr std::int64_t kChunkElements = std::int64_t(1) << 18;
 
 // A zero-padded convolution "x -> y" over a batch, the one computation everything
 // here reduces to: x [N, C_x, H, W], weight [C_y, C_x/g, kH, kW], y [N, C_y, H_out,
@@ -460,22 +464,32 @@ struct ConvProblem {
   std::int64_t y_sample() const { return y_channels * spatial_out(); }
   // Rows of one group's columns: K = C_x/g · kH · kW.
   std::int64_t k() const { return plane.channels / groups * plane.kernel_h * plane.kernel_w; }
-  // Samples per chunk, balanced so the chunks have (nearly) equal size.
-  std::int64_t chunk() const {
-    const std::int64_t per_sample = (k() * groups + y_channels) * spatial_out();
-    std::int64_t nb =
-        std::clamp<std::int64_t>(kChunkElements / std::max<std::int64_t>(per_sample, 1), 1,
-                                 std::max<std::int64_t>(batch, 1));
-    const std::int64_t chunks = (batch + nb - 1) / nb;
-    return chunks > 0 ? (batch + chunks - 1) / chunks : 1;
-  }
 };
+
+// The batch cut into `count` chunks of consecutive samples, sizes differing by at most
+// one: chunk c is [begin(c), begin(c + 1)).
+struct Chunks {
+  std::int64_t batch = 0, count = 1;
+  std::int64_t begin(std::int64_t c) const { return c * batch / count; }
+};
+
+// Chunks within kChunkElements, and at least one per thread (when the batch allows)
+// in a multiple of the thread count, so every thread gets the same amount of work.
+Chunks make_chunks(const ConvProblem& p, int threads) {
+  const std::int64_t per_sample = (p.k() * p.groups + p.y_channels) * p.spatial_out();
+  const std::int64_t cap = std::max<std::int64_t>(1, kChunkElements / std::max<std::int64_t>(per_sample, 1));
+  std::int64_t count = (p.batch + cap - 1) / cap;
+  if (threads > 1) count = (count + threads - 1) / threads * threads;
+  return {p.batch, std::clamp<std::int64_t>(count, 1, std::max<std::int64_t>(p.batch, 1))};
+}
+
+// OpenMP threads available to a kernel called here (1 inside someone's parallel region).
+int team_size() { return omp_in_parallel() ? 1 : omp_get_max_threads(); }
 
 // mat [C, ld] (columns n·L + l of sample n) <- src [nb, C, L].
 template <class T>
 void gather_planes(const T* src, std::int64_t nb, std::int64_t channels, std::int64_t L, T* mat,
                    std::int64_t ld) {
-#pragma omp parallel for collapse(2) schedule(static) if (nb * channels * L >= kParallelThreshold)
   for (std::int64_t c = 0; c < channels; ++c)
     for (std::int64_t n = 0; n < nb; ++n)
       std::memcpy(mat + c * ld + n * L, src + (n * channels + c) * L,
@@ -486,7 +500,6 @@ void gather_planes(const T* src, std::int64_t nb, std::int64_t channels, std::in
 template <class T>
 void scatter_planes(const T* mat, std::int64_t ld, std::int64_t nb, std::int64_t channels,
                     std::int64_t L, const T* bias, T* dst) {
-#pragma omp parallel for collapse(2) schedule(static) if (nb * channels * L >= kParallelThreshold)
   for (std::int64_t n = 0; n < nb; ++n)
     for (std::int64_t c = 0; c < channels; ++c) {
       const T* s = mat + c * ld + n * L;
@@ -496,21 +509,14 @@ void scatter_planes(const T* mat, std::int64_t ld, std::int64_t nb, std::int64_t
     }
 }
 
-// y [nb, C, L]: sets (fill) or adds (!fill) bias[c] on every plane; bias may be null.
+// y [nb, C, L] += bias[c] on every plane.
 template <class T>
-void bias_planes(T* y, std::int64_t nb, std::int64_t channels, std::int64_t L, const T* bias,
-                 bool fill) {
-  if (!bias && !fill) return;
-#pragma omp parallel for collapse(2) schedule(static) if (nb * channels * L >= kParallelThreshold)
+void add_bias_planes(T* y, std::int64_t nb, std::int64_t channels, std::int64_t L, const T* bias) {
   for (std::int64_t n = 0; n < nb; ++n)
     for (std::int64_t c = 0; c < channels; ++c) {
       T* d = y + (n * channels + c) * L;
-      const T b = bias ? bias[c] : T(0);
-      if (fill) {
-        std::fill(d, d + L, b);
-      } else {
-        for (std::int64_t l = 0; l < L; ++l) d[l] += b;
-      }
+      const T b = bias[c];
+      for (std::int64_t l = 0; l < L; ++l) d[l] += b;
     }
 }
 
@@ -525,13 +531,28 @@ const T* chunk_columns(const ConvProblem& p, Workspace<T>& ws, const T* xs, std:
   return c;
 }
 
+// Runs body(c) for every chunk c. With more than one chunk and thread, the chunks are
+// shared out statically over one parallel region and every GEMM inside runs
+// single-threaded on its thread (the kernels' inner loops see the region and stay
+// serial); otherwise the chunks run in turn and each GEMM and im2col parallelises
+// itself. Either way OpenBLAS's own threads stay idle (blas::SerialScope).
+template <class Body>
+void for_each_chunk(const Chunks& chunks, int threads, Body&& body) {
+  blas::SerialScope serial;
+  if (threads > 1 && chunks.count > 1) {
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (std::int64_t c = 0; c < chunks.count; ++c) body(c);
+  } else {
+    for (std::int64_t c = 0; c < chunks.count; ++c) body(c);
+  }
+}
+
 // y = conv(x) + bias (bias may be null). Per chunk of nb samples and per group g:
 //   cols  [C_x·kH·kW, nb·L] = im2col(x_chunk)
 //   y_g   [C_y/g, nb·L]     = W_g [C_y/g, K] · cols_g [K, nb·L]
 // then the [C_y, nb·L] result is scattered to [nb, C_y, L] with the bias added.
 template <class T>
 void apply_conv(const ConvProblem& p, const T* x, const T* w, const T* bias, T* y) {
-  Workspace<T>& ws = workspace<T>();
   const std::int64_t L = p.spatial_out(), K = p.k(), G = p.groups;
   const std::int64_t cy_g = p.y_channels / G;
   if (p.plane.is_dense()) {
@@ -540,12 +561,14 @@ void apply_conv(const ConvProblem& p, const T* x, const T* w, const T* bias, T* 
       // y_g [N, C_y/g] = x_g [N, K] · W_gᵀ [K, C_y/g]
       blas::gemm<T>(false, true, p.batch, cy_g, K, T(1), x + g * K, p.x_sample(), w + g * cy_g * K,
                     K, T(0), y + g * cy_g, p.y_channels);
-    bias_planes(y, p.batch, p.y_channels, 1, bias, false);
+    if (bias) add_bias_planes(y, p.batch, p.y_channels, 1, bias);
     return;
   }
-  const std::int64_t nb_max = p.chunk();
-  for (std::int64_t n0 = 0; n0 < p.batch; n0 += nb_max) {
-    const std::int64_t nb = std::min(nb_max, p.batch - n0);
+  const int threads = team_size();
+  const Chunks chunks = make_chunks(p, threads);
+  for_each_chunk(chunks, threads, [&](std::int64_t c) {
+    Workspace<T>& ws = workspace<T>();
+    const std::int64_t n0 = chunks.begin(c), nb = chunks.begin(c + 1) - n0;
     const std::int64_t ld = nb * L;
     const T* cols = chunk_columns(p, ws, x + n0 * p.x_sample(), nb);
     // A single sample's output block [C_y, L] is already the GEMM's layout.
@@ -554,33 +577,48 @@ void apply_conv(const ConvProblem& p, const T* x, const T* w, const T* bias, T* 
       // y_g [C_y/g, nb·L] = W_g [C_y/g, K] · cols_g [K, nb·L]
       blas::gemm<T>(false, false, cy_g, ld, K, T(1), w + g * cy_g * K, K, cols + g * K * ld, ld,
                     T(0), out + g * cy_g * ld, ld);
-    if (nb == 1)
-      bias_planes(out, 1, p.y_channels, L, bias, false);
-    else
+    if (nb > 1)
       scatter_planes(out, ld, nb, p.y_channels, L, bias, y + n0 * p.y_sample());
-  }
+    else if (bias)
+      add_bias_planes(out, 1, p.y_channels, L, bias);
+  });
 }
 
-// x += convᵀ(y), the adjoint of apply_conv in x (x must be initialised). Per chunk and
+// x = x0 + convᵀ(y), the adjoint of apply_conv in x. x0 is x's current content, or,
+// with `init`, bias[c] on every plane of channel c (zero when bias is null): each chunk
+// then initialises its own samples, while they are in its thread's cache. Per chunk and
 // group:
 //   dcols_g [K, nb·L] = W_gᵀ [K, C_y/g] · y_g [C_y/g, nb·L]
 //   x_chunk += col2im(dcols)
+// Chunks hold whole samples, so no two threads add to the same part of x.
 template <class T>
-void apply_conv_adjoint(const ConvProblem& p, const T* y, const T* w, T* x) {
-  Workspace<T>& ws = workspace<T>();
+void apply_conv_adjoint(const ConvProblem& p, const T* y, const T* w, T* x, bool init,
+                        const T* bias = nullptr) {
   const std::int64_t L = p.spatial_out(), K = p.k(), G = p.groups;
   const std::int64_t cy_g = p.y_channels / G;
+  const std::int64_t x_plane = p.plane.height * p.plane.width;
+  auto initialise = [&](T* xs, std::int64_t nb) {
+    if (!init) return;
+    for (std::int64_t n = 0; n < nb; ++n)
+      for (std::int64_t c = 0; c < p.plane.channels; ++c) {
+        T* d = xs + n * p.x_sample() + c * x_plane;
+        std::fill(d, d + x_plane, bias ? bias[c] : T(0));
+      }
+  };
   if (p.plane.is_dense()) {
+    initialise(x, p.batch);
     for (std::int64_t g = 0; g < G; ++g)
       // x_g [N, K] += y_g [N, C_y/g] · W_g [C_y/g, K]
       blas::gemm<T>(false, false, p.batch, K, cy_g, T(1), y + g * cy_g, p.y_channels,
                     w + g * cy_g * K, K, T(1), x + g * K, p.x_sample());
     return;
   }
-  const std::int64_t nb_max = p.chunk();
   const bool pointwise = p.plane.is_pointwise();
-  for (std::int64_t n0 = 0; n0 < p.batch; n0 += nb_max) {
-    const std::int64_t nb = std::min(nb_max, p.batch - n0);
+  const int threads = team_size();
+  const Chunks chunks = make_chunks(p, threads);
+  for_each_chunk(chunks, threads, [&](std::int64_t c) {
+    Workspace<T>& ws = workspace<T>();
+    const std::int64_t n0 = chunks.begin(c), nb = chunks.begin(c + 1) - n0;
     const std::int64_t ld = nb * L;
     // y_chunk as [C_y, nb·L]: a single sample already is.
     const T* ymat = y + n0 * p.y_sample();
@@ -590,13 +628,14 @@ void apply_conv_adjoint(const ConvProblem& p, const T* y, const T* w, T* x) {
       ymat = m;
     }
     T* xs = x + n0 * p.x_sample();
+    initialise(xs, nb);
     if (pointwise && nb == 1) {
       // col2im of a pointwise sample is the identity: accumulate straight into x.
       for (std::int64_t g = 0; g < G; ++g)
         // x_g [K, L] += W_gᵀ [K, C_y/g] · y_g [C_y/g, L]
         blas::gemm<T>(true, false, K, ld, cy_g, T(1), w + g * cy_g * K, K, ymat + g * cy_g * ld, ld,
                       T(1), xs + g * K * ld, ld);
-      continue;
+      return;
     }
     T* dcols = ws.cols.get(G * K * ld);
     for (std::int64_t g = 0; g < G; ++g)
@@ -604,18 +643,21 @@ void apply_conv_adjoint(const ConvProblem& p, const T* y, const T* w, T* x) {
       blas::gemm<T>(true, false, K, ld, cy_g, T(1), w + g * cy_g * K, K, ymat + g * cy_g * ld, ld,
                     T(0), dcols + g * K * ld, ld);
     detail::col2im_batch(dcols, ld, nb, p.x_sample(), p.plane, xs);
-  }
+  });
 }
 
 // dw = Σ_n y_n ⊗ im2col(x_n): the gradient of Σ⟨dY, conv(x)⟩ in the weight. Per chunk
 // and group:
 //   dW_g [C_y/g, K] (+)= y_g [C_y/g, nb·L] · cols_gᵀ [nb·L, K]
+// Each thread sums its chunks into its own partial dW; the partials are added in
+// thread order at the end, so the result does not depend on scheduling.
 template <class T>
 void conv_weight_grad(const ConvProblem& p, const T* y, const T* x, T* dw) {
   const std::int64_t L = p.spatial_out(), K = p.k(), G = p.groups;
   const std::int64_t cy_g = p.y_channels / G;
+  const std::int64_t dw_size = p.y_channels * K;
   if (p.batch == 0) {
-    std::fill(dw, dw + p.y_channels * K, T(0));
+    std::fill(dw, dw + dw_size, T(0));
     return;
   }
   if (p.plane.is_dense()) {
@@ -625,23 +667,50 @@ void conv_weight_grad(const ConvProblem& p, const T* y, const T* x, T* dw) {
                     p.x_sample(), T(0), dw + g * cy_g * K, K);
     return;
   }
-  Workspace<T>& ws = workspace<T>();
-  const std::int64_t nb_max = p.chunk();
-  for (std::int64_t n0 = 0; n0 < p.batch; n0 += nb_max) {
-    const std::int64_t nb = std::min(nb_max, p.batch - n0);
-    const std::int64_t ld = nb * L;
-    const T* cols = chunk_columns(p, ws, x + n0 * p.x_sample(), nb);
-    const T* ymat = y + n0 * p.y_sample();
-    if (nb > 1) {
-      T* m = ws.mat.get(p.y_channels * ld);
-      gather_planes(ymat, nb, p.y_channels, L, m, ld);
-      ymat = m;
+  const int threads = team_size();
+  const Chunks chunks = make_chunks(p, threads);
+  // Thread t owns chunks [first(t), first(t + 1)) and writes its partial sum to
+  // partial[t] (thread 0 straight into dw).
+  const std::int64_t parts =
+      threads > 1 && chunks.count > 1 ? std::min<std::int64_t>(threads, chunks.count) : 1;
+  auto first = [&](std::int64_t t) { return t * chunks.count / parts; };
+  std::vector<T*> partial(static_cast<std::size_t>(parts), dw);
+  blas::SerialScope serial;
+  auto run = [&](std::int64_t t) {
+    Workspace<T>& ws = workspace<T>();
+    T* out = t == 0 ? dw : ws.partial.get(dw_size);
+    partial[static_cast<std::size_t>(t)] = out;
+    for (std::int64_t c = first(t); c < first(t + 1); ++c) {
+      const std::int64_t n0 = chunks.begin(c), nb = chunks.begin(c + 1) - n0;
+      const std::int64_t ld = nb * L;
+      const T* cols = chunk_columns(p, ws, x + n0 * p.x_sample(), nb);
+      const T* ymat = y + n0 * p.y_sample();
+      if (nb > 1) {
+        T* m = ws.mat.get(p.y_channels * ld);
+        gather_planes(ymat, nb, p.y_channels, L, m, ld);
+        ymat = m;
+      }
+      const T beta = c == first(t) ? T(0) : T(1);  // a thread's first chunk overwrites
+      for (std::int64_t g = 0; g < G; ++g)
+        // dW_g [C_y/g, K] (+)= y_g [C_y/g, nb·L] · cols_gᵀ [nb·L, K]
+        blas::gemm<T>(false, true, cy_g, K, ld, T(1), ymat + g * cy_g * ld, ld, cols + g * K * ld,
+                      ld, beta, out + g * cy_g * K, K);
     }
-    const T beta = n0 == 0 ? T(0) : T(1);  // the first chunk overwrites, later ones add
-    for (std::int64_t g = 0; g < G; ++g)
-      // dW_g [C_y/g, K] (+)= y_g [C_y/g, nb·L] · cols_gᵀ [nb·L, K]
-      blas::gemm<T>(false, true, cy_g, K, ld, T(1), ymat + g * cy_g * ld, ld, cols + g * K * ld, ld,
-                    beta, dw + g * cy_g * K, K);
+  };
+  if (parts == 1) {
+    run(0);
+    return;
+  }
+#pragma omp parallel num_threads(static_cast<int>(parts))
+  {
+    run(omp_get_thread_num());
+#pragma omp barrier
+#pragma omp for schedule(static)
+    for (std::int64_t i = 0; i < dw_size; ++i) {
+      T acc = dw[i];
+      for (std::int64_t t = 1; t < parts; ++t) acc += partial[static_cast<std::size_t>(t)][i];
+      dw[i] = acc;
+    }
   }
 }
 
@@ -868,11 +937,11 @@ xt::xarray<T> conv2d_backward_input(const xt::xarray<T>& grad_output, const xt::
   constexpr std::string_view op = "conv2d_backward_input";
   const Conv2dGeometry g = check_conv2d(input_shape, shape_of(weight), std::nullopt, opts, op);
   check_grad_output(op, grad_output, g.output_shape());
-  xt::xarray<T> dx = xt::zeros<T>(input_shape);
-  if (dx.size() == 0) return dx;
+  if (g.batch == 0) return xt::zeros<T>(input_shape);
+  xt::xarray<T> dx = xt::xarray<T>::from_shape(input_shape);
   const ConvProblem p = conv2d_problem(g);
   if (!explicit_padding(g)) {
-    apply_conv_adjoint(p, grad_output.data(), weight.data(), dx.data());
+    apply_conv_adjoint(p, grad_output.data(), weight.data(), dx.data(), true);
     return dx;
   }
   // dL/dx_padded, then fold each padded position's gradient onto the input element
@@ -880,8 +949,7 @@ xt::xarray<T> conv2d_backward_input(const xt::xarray<T>& grad_output, const xt::
   const PadMaps m = pad_maps(g);
   const std::int64_t padded_size = g.batch * g.in_channels * m.padded_h() * m.padded_w();
   T* dxp = workspace<T>().padded.get(padded_size);
-  std::fill(dxp, dxp + padded_size, T(0));
-  apply_conv_adjoint(p, grad_output.data(), weight.data(), dxp);
+  apply_conv_adjoint(p, grad_output.data(), weight.data(), dxp, true);
   fold_planes(dxp, g.batch * g.in_channels, g.in_h, g.in_w, m, dx.data());
   return dx;
 }
@@ -914,10 +982,9 @@ xt::xarray<T> conv_transpose2d_forward(
                                                   optional_shape(bias), opts, output_size);
   xt::xarray<T> out = xt::xarray<T>::from_shape(g.output_shape());
   if (out.size() == 0) return out;
-  // y = b, then y += col2im(W_gᵀ · x_g): the adjoint of the conv y -> x.
-  bias_planes(out.data(), g.batch, g.out_channels, g.out_h * g.out_w, bias ? bias->data() : nullptr,
-              true);
-  apply_conv_adjoint(transpose_problem(g), input.data(), weight.data(), out.data());
+  // y = b + col2im(W_gᵀ · x_g): the adjoint of the conv y -> x.
+  apply_conv_adjoint(transpose_problem(g), input.data(), weight.data(), out.data(), true,
+                     bias ? bias->data() : nullptr);
   return out;
 }
 
