@@ -460,6 +460,32 @@ TEST_CASE("conv2d kernels: batches split into several chunks") {
   run_transpose_case(fixed_transpose_case(5, 4, 32, 70, 70, 3, 1, 1, 0, 1, 1), rng);
 }
 
+TEST_CASE("conv2d kernels: depthwise convolutions (direct kernels), every path") {
+  // groups = C_in goes to layers/functional/depthwise.cpp: stride 1 takes the flat
+  // padded-plane path, other strides the row-by-row one. Channel multipliers 1-3,
+  // padding smaller and larger than the kernel reach, dilation, non-square planes and
+  // batches both smaller and larger than the thread count.
+  std::mt19937_64 rng(10);
+  for (I s : {1, 2, 3})
+    for (I p : {0, 1, 3})
+      for (I d : {1, 2})
+        for (I mult : {1, 3}) {
+          if (19 + 2 * p - d * 2 - 1 < 0) continue;
+          run_conv_case(fixed_conv_case(3, 4, 4 * mult, 19, 19, 3, s, p, d, 4), rng);
+          run_transpose_case(fixed_transpose_case(3, 4, 4 * mult, 9, 9, 3, s, std::min<I>(p, 1), 0, d, 4), rng);
+        }
+  // rectangular kernels and planes, "same" padding with an even kernel
+  ConvCase cc = fixed_conv_case(2, 6, 12, 11, 7, 3, 1, 1, 1, 6);
+  cc.ref.kw = 2, cc.ref.pw = 0, cc.ref.wo = 7 - 2 + 1;
+  cc.opts = Conv2dOptions{}.padding({1, 0}).groups(6);
+  run_conv_case(cc, rng);
+  ConvCase same = fixed_conv_case(2, 5, 5, 8, 9, 4, 1, 0, 1, 5);
+  same.ref.ph = same.ref.pw = 1;  // the reference pads top/left by 1 (total 3: 1 + 2)
+  same.ref.ho = 8, same.ref.wo = 9;
+  same.opts = Conv2dOptions{}.padding("same").groups(5);
+  run_conv_case(same, rng);
+}
+
 TEST_CASE("conv2d kernels: the autoencoder's layers") {
   std::mt19937_64 rng(9);
   run_conv_case(fixed_conv_case(2, 1, 16, 28, 28, 3, 2, 1, 1, 1), rng);

@@ -16,10 +16,6 @@ namespace {
 // Below this many touched elements an OpenMP region costs more than it saves.
 constexpr std::int64_t kParallelThreshold = std::int64_t(1) << 15;
 
-struct Range {
-  std::int64_t lo, hi;  // [lo, hi), possibly empty (lo == hi)
-};
-
 // The output positions j in [0, out) whose input index j·stride + offset lies in
 // [0, size). Computing them once per kernel tap keeps the inner loops free of bounds
 // tests (and lets stride 1 become a memcpy).
@@ -174,14 +170,6 @@ inline void scatter_add_row(T* __restrict drow, const T* __restrict src, std::in
 }
 
 }  // namespace
-
-// Per kernel tap (u, v): the input offsets of the tap and the output rows/columns
-// whose input position is inside the plane. Computed once per call (they need integer
-// divisions, which would otherwise dominate the copy loops on small planes).
-struct Tap {
-  std::int64_t off_h, off_w;
-  Range rows, cols;
-};
 
 std::vector<Tap> tap_table(const PlaneGeometry& g) {
   std::vector<Tap> taps;

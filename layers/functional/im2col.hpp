@@ -14,6 +14,7 @@
 // was read from, so overlapping windows accumulate.
 #include <array>
 #include <cstdint>
+#include <vector>
 
 #include <xtensor/xarray.hpp>
 
@@ -74,6 +75,23 @@ struct PlaneGeometry {
            (dilation_w == 1 || kernel_w == 1);
   }
 };
+
+/// Output positions [lo, hi) along one axis, possibly empty (lo == hi).
+struct Range {
+  std::int64_t lo, hi;
+};
+
+/// Kernel tap (u, v): its input offsets (u·d_h − pad_top, v·d_w − pad_left) and the
+/// output rows/columns whose input position lies inside the plane. Tables of taps
+/// keep the integer divisions out of the inner loops, which on small planes would
+/// otherwise cost more than the copies.
+struct Tap {
+  std::int64_t off_h, off_w;
+  Range rows, cols;
+};
+
+/// The taps of g in row-major (u, v) order.
+std::vector<Tap> tap_table(const PlaneGeometry& g);
 
 /// im2col of `batch` samples: sample n's planes start at x + n·sample_stride (channel c
 /// at + c·H·W). Writes cols[(c·kH + u)·kW + v][n·L + l] with row stride ld_cols >=
