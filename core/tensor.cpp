@@ -1,13 +1,36 @@
 #include <tapegrad/core/tensor.hpp>
 
 #include <atomic>
+#include <cstdlib>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
 
 #include <tapegrad/core/tape.hpp>
 
+#include <malloc.h>
+
 namespace tapegrad {
+
+namespace {
+
+// A training step allocates the same tensors every step. glibc serves blocks above its
+// mmap threshold (128 KiB at first) with fresh mmap()s and returns them with munmap(),
+// so every step page-faults its activations and gradients in again: on the batch-64
+// autoencoder layers that doubled the time of a forward+backward (e.g. 0.48 against
+// 0.20 ms for the first conv). Raising the threshold to glibc's maximum (32 MiB) and
+// trimming the heap only past 256 MiB of free memory lets freed blocks be reused
+// instead. Peak memory is unchanged; the resident size just stays at the peak. Skipped
+// when the user tunes malloc already (MALLOC_*_ / GLIBC_TUNABLES) or sets
+// TAPEGRAD_NO_MALLOC_TUNING.
+[[maybe_unused]] const bool malloc_tuned = [] {
+  for (const char* v : {"TAPEGRAD_NO_MALLOC_TUNING", "GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_",
+                        "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"})
+    if (std::getenv(v) != nullptr) return false;
+  return mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1 && mallopt(M_TRIM_THRESHOLD, 256 << 20) == 1;
+}();
+
+}  // namespace
 
 const char* dtype_name(Dtype d) { return d == Dtype::Float32 ? "float32" : "float64"; }
 

@@ -92,6 +92,34 @@ TEST_CASE("tape: retain_grad keeps an intermediate's gradient") {
   CHECK_FALSE(z.has_grad());
 }
 
+TEST_CASE("tape: an explicit seed is read, never modified, by backward") {
+  // backward(seed) shares the seed's storage as the root's gradient instead of copying
+  // it; no gradient accumulation may then write into it.
+  Tape tape;
+  Tape::Use use(tape);
+  const xt::xarray<double> seed_values{0.5, -1.0, 2.0};
+  Tensor seed = Tensor::from(xt::xarray<double>(seed_values));
+  Tensor w = Tensor::from(xt::xarray<double>{1.0, 2.0, 3.0}, true);
+  Tensor y = w * w;  // non-leaf root
+  y.backward(seed, true);
+  y.backward(seed, false);  // accumulates into w's gradient: 2 · (2w · seed)
+  CHECK(seed.value<double>() == seed_values);
+  CHECK(w.grad().value<double>() == xt::xarray<double>{2.0, -8.0, 24.0});
+  // A root that keeps its gradient gets its own copy, which later backwards add to.
+  Tensor r = w * 1.0;
+  r.retain_grad();
+  r.backward(seed, true);
+  r.backward(seed, false);
+  CHECK(seed.value<double>() == seed_values);
+  CHECK(r.grad().value<double>() == 2.0 * seed_values);
+  // A leaf root: its gradient is a copy too.
+  Tensor leaf = Tensor::from(xt::xarray<double>{1.0, 1.0, 1.0}, true);
+  leaf.backward(seed);
+  leaf.backward(seed);
+  CHECK(seed.value<double>() == seed_values);
+  CHECK(leaf.grad().value<double>() == 2.0 * seed_values);
+}
+
 TEST_CASE("tape: the thread-local current tape is used by default") {
   Tape& t = Tape::current();
   t.clear();
