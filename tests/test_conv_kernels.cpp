@@ -458,6 +458,14 @@ TEST_CASE("conv2d kernels: batches split into several chunks") {
   run_conv_case(fixed_conv_case(5, 32, 4, 70, 70, 3, 1, 1, 1, 1), rng);
   run_conv_case(fixed_conv_case(3, 64, 2, 64, 64, 3, 1, 1, 1, 2), rng);
   run_transpose_case(fixed_transpose_case(5, 4, 32, 70, 70, 3, 1, 1, 0, 1, 1), rng);
+  // A sample's columns above the band budget (2^18 elements) go in bands of output
+  // rows whose windows overlap: stride, dilation, padding larger than the band's first
+  // rows, a last band shorter than the others, and a batch of one (serial bands with
+  // the GEMMs split over the threads).
+  run_conv_case(fixed_conv_case(1, 32, 8, 67, 67, 3, 2, 2, 2, 1), rng);
+  run_conv_case(fixed_conv_case(3, 40, 6, 61, 59, 5, 1, 3, 1, 1), rng);
+  run_transpose_case(fixed_transpose_case(2, 8, 32, 60, 60, 3, 1, 1, 0, 1, 1), rng);
+  run_transpose_case(fixed_transpose_case(1, 6, 36, 31, 31, 3, 2, 1, 1, 2, 1), rng);
 }
 
 TEST_CASE("conv2d kernels: depthwise convolutions (direct kernels), every path") {

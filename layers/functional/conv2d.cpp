@@ -541,6 +541,36 @@ const T* chunk_columns(const ConvProblem& p, Workspace<T>& ws, const T* xs, std:
   return c;
 }
 
+// A sample whose column matrix is larger than kBandElements is processed in bands of
+// output rows, so its columns stay in L2 between im2col and the GEMM (3×3 conv 64->64
+// on 56×56: the 7.2 MB matrix of a sample becomes bands of 8 rows, 1 MB). Windows of
+// neighbouring bands overlap in the input rows, so the bands of one sample always run
+// on one thread, in order.
+constexpr std::int64_t kBandElements = std::int64_t(1) << 18;
+
+struct Bands {
+  std::int64_t rows = 0, count = 1;  // output rows per band (the last may have fewer)
+};
+
+Bands make_bands(const ConvProblem& p) {
+  const std::int64_t per_row = p.groups * p.k() * p.plane.out_w;
+  if (p.plane.is_pointwise() || per_row * p.plane.out_h <= kBandElements)
+    return {p.plane.out_h, 1};
+  const std::int64_t rows = std::max<std::int64_t>(1, kBandElements / std::max<std::int64_t>(per_row, 1));
+  return {rows, (p.plane.out_h + rows - 1) / rows};
+}
+
+// The geometry of output rows [i0, i0 + rows) of a plane: fewer output rows, and the
+// top padding moved down by i0 strides (negative once the band starts inside the
+// input), with x itself unchanged.
+detail::PlaneGeometry band_geometry(const detail::PlaneGeometry& g, std::int64_t i0,
+                                    std::int64_t rows) {
+  detail::PlaneGeometry b = g;
+  b.out_h = std::min(rows, g.out_h - i0);
+  b.pad_top = g.pad_top - i0 * g.stride_h;
+  return b;
+}
+
 // Runs body(c) for every chunk c. With more than one chunk and thread, the chunks are
 // shared out statically over one parallel region and every GEMM inside runs
 // single-threaded on its thread (the kernels' inner loops see the region and stay
@@ -580,10 +610,31 @@ void apply_conv(const ConvProblem& p, const T* x, const T* w, const T* bias, T* 
   }
   const int threads = team_size();
   const Chunks chunks = make_chunks(p, threads);
+  const Bands bands = make_bands(p);
   for_each_chunk(chunks, threads, [&](std::int64_t c) {
     Workspace<T>& ws = workspace<T>();
     const std::int64_t n0 = chunks.begin(c), nb = chunks.begin(c + 1) - n0;
     const std::int64_t ld = nb * L;
+    if (nb == 1 && bands.count > 1) {
+      // y_g[:, band] [C_y/g, B] = W_g · cols_g(band) [K, B], written in place (ldc = L).
+      T* yn = y + n0 * p.y_sample();
+      for (std::int64_t b = 0; b < bands.count; ++b) {
+        const std::int64_t i0 = b * bands.rows;
+        const detail::PlaneGeometry gb = band_geometry(p.plane, i0, bands.rows);
+        const std::int64_t len = gb.out_h * gb.out_w, col0 = i0 * gb.out_w;
+        T* cols = ws.cols.get(G * K * len);
+        detail::im2col_batch(x + n0 * p.x_sample(), 1, p.x_sample(), gb, cols, len);
+        for (std::int64_t g = 0; g < G; ++g)
+          blas::gemm<T>(false, false, cy_g, len, K, T(1), w + g * cy_g * K, K, cols + g * K * len,
+                        len, T(0), yn + g * cy_g * L + col0, L);
+        if (bias)
+          for (std::int64_t o = 0; o < p.y_channels; ++o) {
+            T* d = yn + o * L + col0;
+            for (std::int64_t l = 0; l < len; ++l) d[l] += bias[o];
+          }
+      }
+      return;
+    }
     const T* cols = chunk_columns(p, ws, x + n0 * p.x_sample(), nb);
     // A single sample's output block [C_y, L] is already the GEMM's layout.
     T* out = nb == 1 ? y + n0 * p.y_sample() : ws.mat.get(p.y_channels * ld);
@@ -634,6 +685,7 @@ void apply_conv_adjoint(const ConvProblem& p, const T* y, const T* w, T* x, bool
   const bool pointwise = p.plane.is_pointwise();
   const int threads = team_size();
   const Chunks chunks = make_chunks(p, threads);
+  const Bands bands = make_bands(p);
   for_each_chunk(chunks, threads, [&](std::int64_t c) {
     Workspace<T>& ws = workspace<T>();
     const std::int64_t n0 = chunks.begin(c), nb = chunks.begin(c + 1) - n0;
@@ -647,6 +699,20 @@ void apply_conv_adjoint(const ConvProblem& p, const T* y, const T* w, T* x, bool
     }
     T* xs = x + n0 * p.x_sample();
     initialise(xs, nb);
+    if (nb == 1 && bands.count > 1) {
+      // dcols(band) [K, B] = W_gᵀ · y_g[:, band], then col2im of the band onto x.
+      for (std::int64_t b = 0; b < bands.count; ++b) {
+        const std::int64_t i0 = b * bands.rows;
+        const detail::PlaneGeometry gb = band_geometry(p.plane, i0, bands.rows);
+        const std::int64_t len = gb.out_h * gb.out_w, col0 = i0 * gb.out_w;
+        T* dcols = ws.cols.get(G * K * len);
+        for (std::int64_t g = 0; g < G; ++g)
+          blas::gemm<T>(true, false, K, len, cy_g, T(1), w + g * cy_g * K, K,
+                        ymat + g * cy_g * L + col0, L, T(0), dcols + g * K * len, len);
+        detail::col2im_batch(dcols, len, 1, p.x_sample(), gb, xs);
+      }
+      return;
+    }
     if (pointwise && nb == 1) {
       // col2im of a pointwise sample is the identity: accumulate straight into x.
       for (std::int64_t g = 0; g < G; ++g)
@@ -691,6 +757,7 @@ void conv_weight_grad(const ConvProblem& p, const T* y, const T* x, T* dw) {
   }
   const int threads = team_size();
   const Chunks chunks = make_chunks(p, threads);
+  const Bands bands = make_bands(p);
   // Thread t owns chunks [first(t), first(t + 1)) and writes its partial sum to
   // partial[t] (thread 0 straight into dw).
   const std::int64_t parts =
@@ -705,6 +772,22 @@ void conv_weight_grad(const ConvProblem& p, const T* y, const T* x, T* dw) {
     for (std::int64_t c = first(t); c < first(t + 1); ++c) {
       const std::int64_t n0 = chunks.begin(c), nb = chunks.begin(c + 1) - n0;
       const std::int64_t ld = nb * L;
+      if (nb == 1 && bands.count > 1) {
+        // dW_g (+)= y_g[:, band] [C_y/g, B] · cols_g(band)ᵀ [B, K]
+        const T* yn = y + n0 * p.y_sample();
+        for (std::int64_t b = 0; b < bands.count; ++b) {
+          const std::int64_t i0 = b * bands.rows;
+          const detail::PlaneGeometry gb = band_geometry(p.plane, i0, bands.rows);
+          const std::int64_t len = gb.out_h * gb.out_w, col0 = i0 * gb.out_w;
+          T* cols = ws.cols.get(G * K * len);
+          detail::im2col_batch(x + n0 * p.x_sample(), 1, p.x_sample(), gb, cols, len);
+          const T beta = c == first(t) && b == 0 ? T(0) : T(1);
+          for (std::int64_t g = 0; g < G; ++g)
+            blas::gemm<T>(false, true, cy_g, K, len, T(1), yn + g * cy_g * L + col0, L,
+                          cols + g * K * len, len, beta, out + g * cy_g * K, K);
+        }
+        continue;
+      }
       const T* cols = chunk_columns(p, ws, x + n0 * p.x_sample(), nb);
       const T* ymat = y + n0 * p.y_sample();
       if (nb > 1) {
