@@ -179,7 +179,8 @@ double idle_spin_ms(F&& work) {
 /// OMP_WAIT_POLICY is unset, and a variable set by tapegrad's .preinit_array is not
 /// what the libraries see; see docs/benchmarks.md). Gives the shell's variables,
 /// OpenBLAS's parsed thread timeout, and the CPU burnt by idle threads in the 50 ms
-/// after an OpenMP region and after a multi-threaded GEMM.
+/// after an OpenMP region and after a tapegrad GEMM (split over the OpenMP threads,
+/// OpenBLAS single-threaded).
 inline std::string thread_wait_settings() {
   std::string out;
   for (const char* v : {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OPENBLAS_THREAD_TIMEOUT"}) {
@@ -210,7 +211,7 @@ inline std::string thread_wait_settings() {
   char buf[160];
   std::snprintf(buf, sizeof buf,
                 "; CPU burnt by idle threads in the 50 ms after an OpenMP region: %.1f ms, after "
-                "a GEMM: %.1f ms",
+                "a tapegrad GEMM: %.1f ms",
                 omp_ms, blas_ms);
   return out + buf;
 }
