@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -50,9 +51,12 @@ void raw_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, 
               int(ldb), beta, c, int(ldc));
 }
 
-// Below this many flops a product runs on one thread: waking the team (~1-2 us with
-// spinning threads) would cost more than it saves.
-constexpr double kParallelFlops = double(1 << 21);
+// OpenBLAS 0.3.21 sends products of up to 10^6 multiply-adds to separate small-matrix
+// kernels (on SkylakeX/Cooperlake) that sum in another order. Every block of a split
+// product stays above that, so the split never changes a bit of the result: a block
+// of rows or columns then sums each element of C exactly as the whole product does.
+// (It also keeps blocks long enough to pay for waking the team, ~1-2 us.)
+constexpr double kSmallKernelMacs = 1e6;
 
 // Start of block t of `count` near-equal blocks of [0, size), aligned to 16 elements
 // (one 64-byte cache line of floats) so that no two threads write the same line of C.
@@ -74,8 +78,19 @@ void gemm_impl(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k,
     return;
   }
   SerialScope serial;
-  const int threads = omp_get_max_threads();
-  if (threads == 1 || 2.0 * double(m) * double(n) * double(k) < kParallelFlops) {
+  const std::int64_t side = std::max(m, n);  // the side of C that is split
+  const double macs_per_line = double(std::min(m, n)) * double(k);
+  int threads = static_cast<int>(std::min<double>(
+      omp_get_max_threads(), std::floor(double(side) * macs_per_line / kSmallKernelMacs)));
+  auto smallest_block = [&](int count) {
+    std::int64_t least = side;
+    for (int t = 0; t < count; ++t)
+      least = std::min(least, block_start(side, t + 1, count) - block_start(side, t, count));
+    return least;
+  };
+  while (threads > 1 && double(smallest_block(threads)) * macs_per_line <= kSmallKernelMacs)
+    --threads;
+  if (threads <= 1) {
     raw_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
@@ -100,7 +115,9 @@ void gemm_impl(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k,
 
 }  // namespace
 
-SerialScope::SerialScope() : previous_(openblas_get_num_threads()) {
+// Inside a parallel region the setting is the enclosing code's business (several
+// threads changing the global count at once would race), so the scope does nothing.
+SerialScope::SerialScope() : previous_(omp_in_parallel() ? 1 : openblas_get_num_threads()) {
   if (previous_ != 1) openblas_set_num_threads(1);
 }
 

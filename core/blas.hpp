@@ -36,7 +36,8 @@ void set_num_threads(int n);
 /// While alive, OpenBLAS runs single-threaded; the previous count is restored on
 /// destruction. tapegrad holds one around its parallel regions so that OpenBLAS's
 /// pthread pool never competes with the OpenMP threads for the cores: one pool of
-/// threads does all the parallel work. Create it outside parallel regions only.
+/// threads does all the parallel work. Inside an OpenMP parallel region it does nothing
+/// (the count is global; the code that opened the region owns it).
 class SerialScope {
  public:
   SerialScope();

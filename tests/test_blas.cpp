@@ -107,3 +107,32 @@ TEST_CASE("blas: SerialScope makes OpenBLAS single-threaded and restores the cou
   CHECK(blas::num_threads() == 2);
   blas::set_num_threads(saved);
 }
+
+TEST_CASE("blas: a product split over threads is bit-identical to the unsplit one") {
+  // Shapes from the convolutions (the autoencoder's dense layers at batch 32 and 64, a
+  // weight gradient), around OpenBLAS's small-matrix limit of 10^6 multiply-adds.
+  const int saved = omp_get_max_threads();
+  struct Shape3 { std::int64_t m, n, k; bool ta, tb; };
+  for (const Shape3& s : {Shape3{32, 64, 1568, false, true}, Shape3{64, 64, 1568, false, true},
+                          Shape3{32, 1568, 64, false, false}, Shape3{64, 1568, 32, true, false},
+                          Shape3{64, 576, 3136, false, true}, Shape3{150, 170, 60, false, false},
+                          Shape3{600, 48, 90, true, true}}) {
+    const std::int64_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
+    std::vector<float> a(static_cast<std::size_t>(s.m * s.k)), b(static_cast<std::size_t>(s.k * s.n));
+    for (std::size_t i = 0; i < a.size(); ++i) a[i] = float(std::sin(0.7 * double(i)));
+    for (std::size_t i = 0; i < b.size(); ++i) b[i] = float(std::cos(0.3 * double(i)));
+    std::vector<std::vector<float>> results;
+    for (int threads : {1, 2, 3, 4}) {
+      omp_set_num_threads(threads);
+      std::vector<float> c(static_cast<std::size_t>(s.m * s.n), 0.5f);
+      blas::gemm<float>(s.ta, s.tb, s.m, s.n, s.k, 1.0f, a.data(), lda, b.data(), ldb, 1.0f,
+                        c.data(), s.n);
+      results.push_back(std::move(c));
+    }
+    CAPTURE(s.m);
+    CAPTURE(s.n);
+    CAPTURE(s.k);
+    for (std::size_t t = 1; t < results.size(); ++t) CHECK(results[t] == results[0]);
+  }
+  omp_set_num_threads(saved);
+}

@@ -4,6 +4,8 @@
 // No libtorch here: tests/parity_conv.cpp compares against PyTorch.
 #include <doctest/doctest.h>
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -989,4 +991,63 @@ TEST_CASE("im2col kernels: bad arguments") {
       doctest::Contains("col2im: expected cols of size [9, 9] for input [1, 3, 3], "
                         "but got [9, 5]"),
       std::invalid_argument);
+}
+
+// ---- thread count ------------------------------------------------------------------------
+
+namespace {
+
+// Every conv kernel's float32 results, computed with `threads` OpenMP threads.
+std::vector<xt::xarray<float>> conv_results(const ConvCase& cc, int threads) {
+  const Ref& r = cc.ref;
+  std::mt19937_64 rng(99);  // the same inputs for every thread count
+  const Shape xs = input_shape_of(r, false), ys = output_shape_of(r, false);
+  const xt::xarray<float> x = xt::cast<float>(random_array(xs, rng));
+  const xt::xarray<float> w = xt::cast<float>(random_array(
+      {std::size_t(r.cout), std::size_t(r.cin / r.groups), std::size_t(r.kh), std::size_t(r.kw)},
+      rng));
+  const xt::xarray<float> b = xt::cast<float>(random_array({std::size_t(r.cout)}, rng));
+  const xt::xarray<float> dy = xt::cast<float>(random_array(ys, rng));
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  std::vector<xt::xarray<float>> out{
+      conv2d_forward(x, w, &b, cc.opts), conv2d_backward_input(dy, w, xs, cc.opts),
+      conv2d_backward_weight(dy, x, shape_of(w), cc.opts), conv2d_backward_bias(dy),
+      // the same tensors through the transposed conv (its adjoint problem)
+      conv_transpose2d_forward(dy, w, static_cast<const xt::xarray<float>*>(nullptr),
+                               ConvTranspose2dOptions{}
+                                   .stride({r.sh, r.sw})
+                                   .padding({r.ph, r.pw})
+                                   .dilation({r.dh, r.dw})
+                                   .groups(r.groups),
+                               std::vector<I>{r.h, r.w})};
+  omp_set_num_threads(saved);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("conv2d kernels: results do not depend on the number of threads, bit for bit") {
+  // Chunked batches (the autoencoder's layers at batch 64), the dense path, row bands of
+  // one large sample, a batch smaller than the thread count and a depthwise layer.
+  const std::vector<ConvCase> cases = {
+      fixed_conv_case(64, 1, 16, 28, 28, 3, 2, 1, 1, 1),
+      fixed_conv_case(64, 16, 32, 14, 14, 3, 2, 1, 1, 1),
+      fixed_conv_case(64, 32, 64, 7, 7, 7, 1, 0, 1, 1),
+      fixed_conv_case(3, 40, 24, 61, 59, 3, 1, 1, 1, 1),
+      fixed_conv_case(1, 32, 16, 40, 40, 3, 1, 1, 1, 1),
+      fixed_conv_case(5, 12, 24, 30, 30, 3, 1, 1, 1, 12),
+  };
+  for (const ConvCase& cc : cases) {
+    CAPTURE(cc.text);
+    const auto one = conv_results(cc, 1);
+    for (int threads : {2, 3}) {
+      CAPTURE(threads);
+      const auto many = conv_results(cc, threads);
+      for (std::size_t i = 0; i < one.size(); ++i) {
+        CAPTURE(i);
+        CHECK(one[i] == many[i]);
+      }
+    }
+  }
 }

@@ -426,7 +426,7 @@ int train(Options& o) {
   const int threads = o.threads > 0
                           ? o.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  blas::set_num_threads(threads);
+  // tapegrad parallelises on the OpenMP team (its GEMMs run OpenBLAS single-threaded).
   omp_set_num_threads(threads);
 
   // Model and optimizer first: resuming may change seed, batch size and limits.
@@ -557,7 +557,7 @@ int main(int argc, char** argv) {
   auto* seed_opt = app.add_option("--seed", o.seed, "Seeds the weights and the data order")
                        ->capture_default_str()
                        ->check(CLI::Range(std::uint64_t{0}, kMaxSeed));
-  app.add_option("--threads", o.threads, "OpenBLAS and OpenMP threads (default: all cores)")
+  app.add_option("--threads", o.threads, "Threads of the OpenMP team tapegrad computes on (default: all cores)")
       ->check(CLI::Range(1, 4096));
   auto* limit_opt =
       app.add_option("--limit", o.limit, "Use only the first N training images (0: all)")

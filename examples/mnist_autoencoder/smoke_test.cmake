@@ -8,7 +8,8 @@
 #           step, the four outputs exist, train loss and test MSE fall from epoch 1 to
 #           2; bad options and a missing data directory fail with clear messages.
 #   resume: 4 epochs in one go vs 2 epochs then --resume to 4: the checkpoints must
-#           hold bit-identical parameters, optimizer state and metrics (--compare).
+#           hold bit-identical parameters, optimizer state and metrics (--compare);
+#           so must 4 epochs on 3 threads instead of 1.
 cmake_minimum_required(VERSION 3.20)
 foreach(var EXE WORK_DIR MODE)
   if(NOT DEFINED ${var})
@@ -103,6 +104,12 @@ elseif(MODE STREQUAL "resume")
   endif()
   run_example(0 out --compare straight/checkpoint.npz split/checkpoint.npz)
   expect_match("${out}" "identical:" "bit-identical resume")
+  # The thread count does not change a single bit either (tapegrad's kernels fix every
+  # summation order independently of the threads): 4 epochs on 3 threads.
+  run_example(0 out --data data --batch-size 32 --limit 256 --test-limit 128 --threads 3
+              --epochs 4 --out threads3)
+  run_example(0 out --compare straight/checkpoint.npz threads3/checkpoint.npz)
+  expect_match("${out}" "identical:" "bit-identical on 1 and 3 threads")
   # And --compare does notice a difference (4 epochs vs 2).
   run_example(1 out --compare straight/checkpoint.npz after2/checkpoint.npz)
   expect_match("${out}" "differs: model.encoder.0.weight" "--compare reports differences")

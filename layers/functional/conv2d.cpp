@@ -435,7 +435,7 @@ struct Workspace {
   Buffer<T> cols;    // im2col columns / column gradients  [C_x·kH·kW, nb·L]
   Buffer<T> mat;     // GEMM output or gathered dY         [C_y, nb·L]
   Buffer<T> padded;  // explicitly padded input or its gradient
-  Buffer<T> partial; // this thread's partial weight gradient [C_y, K]
+  Buffer<T> partial; // per-lane partial weight gradients [lanes, C_y, K]
 };
 
 template <class T>
@@ -475,20 +475,24 @@ struct Chunks {
   std::int64_t begin(std::int64_t c) const { return c * batch / count; }
 };
 
-// Chunks within kChunkElements, and at least one per thread (when the batch allows)
-// in a multiple of the thread count, so every thread gets the same amount of work.
-Chunks make_chunks(const ConvProblem& p, int threads) {
+// Chunks within kChunkElements, in a multiple of kChunkMultiple (when the batch
+// allows) so that 1, 2, 4 or 8 threads get equal shares. The chunking does not depend
+// on the thread count, and neither does any sum (see conv_weight_grad): results are
+// the same, bit for bit, on any number of threads.
+constexpr std::int64_t kChunkMultiple = 8;
+
+Chunks make_chunks(const ConvProblem& p) {
   const std::int64_t per_sample = (p.k() * p.groups + p.y_channels) * p.spatial_out();
   const std::int64_t cap = std::max<std::int64_t>(1, kChunkElements / std::max<std::int64_t>(per_sample, 1));
   std::int64_t count = (p.batch + cap - 1) / cap;
-  if (threads > 1) count = (count + threads - 1) / threads * threads;
+  count = (count + kChunkMultiple - 1) / kChunkMultiple * kChunkMultiple;
   return {p.batch, std::clamp<std::int64_t>(count, 1, std::max<std::int64_t>(p.batch, 1))};
 }
 
-// Each group sees one input channel (depthwise, or a one-channel image): the direct
-// kernels of depthwise.hpp beat an im2col GEMM with only kH·kW rows.
-// Not for groups = 1 (one-channel images): there the batch-level GEMM with its 9-row
-// columns still wins (the autoencoder's first layer: 0.16 ms fwd+bwd against 1.2 ms).
+// Each group sees one input channel (depthwise): the direct kernels of depthwise.hpp
+// beat an im2col GEMM with only kH·kW rows. Not for groups = 1 (one-channel images):
+// there the batch-level GEMM with its 9-row columns still wins (the autoencoder's first
+// layer: 0.16 ms fwd+bwd against 1.2 ms).
 bool use_depthwise(const ConvProblem& p) {
   return p.groups > 1 && p.groups == p.plane.channels && !p.plane.is_dense();
 }
@@ -609,7 +613,7 @@ void apply_conv(const ConvProblem& p, const T* x, const T* w, const T* bias, T* 
     return;
   }
   const int threads = team_size();
-  const Chunks chunks = make_chunks(p, threads);
+  const Chunks chunks = make_chunks(p);
   const Bands bands = make_bands(p);
   for_each_chunk(chunks, threads, [&](std::int64_t c) {
     Workspace<T>& ws = workspace<T>();
@@ -684,7 +688,7 @@ void apply_conv_adjoint(const ConvProblem& p, const T* y, const T* w, T* x, bool
   }
   const bool pointwise = p.plane.is_pointwise();
   const int threads = team_size();
-  const Chunks chunks = make_chunks(p, threads);
+  const Chunks chunks = make_chunks(p);
   const Bands bands = make_bands(p);
   for_each_chunk(chunks, threads, [&](std::int64_t c) {
     Workspace<T>& ws = workspace<T>();
@@ -732,9 +736,11 @@ void apply_conv_adjoint(const ConvProblem& p, const T* y, const T* w, T* x, bool
 
 // dw = Σ_n y_n ⊗ im2col(x_n): the gradient of Σ⟨dY, conv(x)⟩ in the weight. Per chunk
 // and group:
-//   dW_g [C_y/g, K] (+)= y_g [C_y/g, nb·L] · cols_gᵀ [nb·L, K]
-// Each thread sums its chunks into its own partial dW; the partials are added in
-// thread order at the end, so the result does not depend on scheduling.
+//   dW_g(chunk) [C_y/g, K] = y_g [C_y/g, nb·L] · cols_gᵀ [nb·L, K]
+// The chunks are split into up to kChunkMultiple consecutive runs ("lanes"); a lane
+// sums its chunks in order into its own partial dW, and the partials are added in lane
+// order. Lanes do not depend on the thread count (threads take whole lanes), so
+// neither does the sum.
 template <class T>
 void conv_weight_grad(const ConvProblem& p, const T* y, const T* x, T* dw) {
   const std::int64_t L = p.spatial_out(), K = p.k(), G = p.groups;
@@ -756,65 +762,65 @@ void conv_weight_grad(const ConvProblem& p, const T* y, const T* x, T* dw) {
     return;
   }
   const int threads = team_size();
-  const Chunks chunks = make_chunks(p, threads);
+  const Chunks chunks = make_chunks(p);
   const Bands bands = make_bands(p);
-  // Thread t owns chunks [first(t), first(t + 1)) and writes its partial sum to
-  // partial[t] (thread 0 straight into dw).
-  const std::int64_t parts =
-      threads > 1 && chunks.count > 1 ? std::min<std::int64_t>(threads, chunks.count) : 1;
-  auto first = [&](std::int64_t t) { return t * chunks.count / parts; };
-  std::vector<T*> partial(static_cast<std::size_t>(parts), dw);
-  blas::SerialScope serial;
-  auto run = [&](std::int64_t t) {
+  const std::int64_t lanes = std::min(kChunkMultiple, chunks.count);
+  auto lane_begin = [&](std::int64_t j) { return j * chunks.count / lanes; };
+  // Lane j's partial lives at partials + j·dw_size; lane 0's is dw itself.
+  T* partials = lanes == 1 ? dw : workspace<T>().partial.get(lanes * dw_size);
+  auto chunk = [&](std::int64_t c, T* out, T beta) {
     Workspace<T>& ws = workspace<T>();
-    T* out = t == 0 ? dw : ws.partial.get(dw_size);
-    partial[static_cast<std::size_t>(t)] = out;
-    for (std::int64_t c = first(t); c < first(t + 1); ++c) {
-      const std::int64_t n0 = chunks.begin(c), nb = chunks.begin(c + 1) - n0;
-      const std::int64_t ld = nb * L;
-      if (nb == 1 && bands.count > 1) {
-        // dW_g (+)= y_g[:, band] [C_y/g, B] · cols_g(band)ᵀ [B, K]
-        const T* yn = y + n0 * p.y_sample();
-        for (std::int64_t b = 0; b < bands.count; ++b) {
-          const std::int64_t i0 = b * bands.rows;
-          const detail::PlaneGeometry gb = band_geometry(p.plane, i0, bands.rows);
-          const std::int64_t len = gb.out_h * gb.out_w, col0 = i0 * gb.out_w;
-          T* cols = ws.cols.get(G * K * len);
-          detail::im2col_batch(x + n0 * p.x_sample(), 1, p.x_sample(), gb, cols, len);
-          const T beta = c == first(t) && b == 0 ? T(0) : T(1);
-          for (std::int64_t g = 0; g < G; ++g)
-            blas::gemm<T>(false, true, cy_g, K, len, T(1), yn + g * cy_g * L + col0, L,
-                          cols + g * K * len, len, beta, out + g * cy_g * K, K);
-        }
-        continue;
+    const std::int64_t n0 = chunks.begin(c), nb = chunks.begin(c + 1) - n0;
+    const std::int64_t ld = nb * L;
+    if (nb == 1 && bands.count > 1) {
+      // dW_g (+)= y_g[:, band] [C_y/g, B] · cols_g(band)ᵀ [B, K], bands in order
+      const T* yn = y + n0 * p.y_sample();
+      for (std::int64_t b = 0; b < bands.count; ++b) {
+        const std::int64_t i0 = b * bands.rows;
+        const detail::PlaneGeometry gb = band_geometry(p.plane, i0, bands.rows);
+        const std::int64_t len = gb.out_h * gb.out_w, col0 = i0 * gb.out_w;
+        T* cols = ws.cols.get(G * K * len);
+        detail::im2col_batch(x + n0 * p.x_sample(), 1, p.x_sample(), gb, cols, len);
+        for (std::int64_t g = 0; g < G; ++g)
+          blas::gemm<T>(false, true, cy_g, K, len, T(1), yn + g * cy_g * L + col0, L,
+                        cols + g * K * len, len, b == 0 ? beta : T(1), out + g * cy_g * K, K);
       }
-      const T* cols = chunk_columns(p, ws, x + n0 * p.x_sample(), nb);
-      const T* ymat = y + n0 * p.y_sample();
-      if (nb > 1) {
-        T* m = ws.mat.get(p.y_channels * ld);
-        gather_planes(ymat, nb, p.y_channels, L, m, ld);
-        ymat = m;
-      }
-      const T beta = c == first(t) ? T(0) : T(1);  // a thread's first chunk overwrites
-      for (std::int64_t g = 0; g < G; ++g)
-        // dW_g [C_y/g, K] (+)= y_g [C_y/g, nb·L] · cols_gᵀ [nb·L, K]
-        blas::gemm<T>(false, true, cy_g, K, ld, T(1), ymat + g * cy_g * ld, ld, cols + g * K * ld,
-                      ld, beta, out + g * cy_g * K, K);
+      return;
     }
+    const T* cols = chunk_columns(p, ws, x + n0 * p.x_sample(), nb);
+    const T* ymat = y + n0 * p.y_sample();
+    if (nb > 1) {
+      T* m = ws.mat.get(p.y_channels * ld);
+      gather_planes(ymat, nb, p.y_channels, L, m, ld);
+      ymat = m;
+    }
+    for (std::int64_t g = 0; g < G; ++g)
+      blas::gemm<T>(false, true, cy_g, K, ld, T(1), ymat + g * cy_g * ld, ld, cols + g * K * ld,
+                    ld, beta, out + g * cy_g * K, K);
   };
-  if (parts == 1) {
-    run(0);
-    return;
+  auto lane = [&](std::int64_t j) {
+    T* out = j == 0 ? dw : partials + j * dw_size;
+    for (std::int64_t c = lane_begin(j); c < lane_begin(j + 1); ++c)
+      chunk(c, out, c == lane_begin(j) ? T(0) : T(1));
+  };
+  blas::SerialScope serial;
+  if (threads > 1 && lanes > 1) {
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (std::int64_t j = 0; j < lanes; ++j) lane(j);
+  } else {
+    for (std::int64_t j = 0; j < lanes; ++j) lane(j);
   }
-#pragma omp parallel num_threads(static_cast<int>(parts))
-  {
-    run(omp_get_thread_num());
-#pragma omp barrier
-#pragma omp for schedule(static)
-    for (std::int64_t i = 0; i < dw_size; ++i) {
-      T acc = dw[i];
-      for (std::int64_t t = 1; t < parts; ++t) acc += partial[static_cast<std::size_t>(t)][i];
-      dw[i] = acc;
+  if (lanes == 1) return;
+  // dw = ((dw_0 + p_1) + p_2) + ...: blocks of elements over the threads, the partials
+  // in lane order along contiguous (vectorised) rows.
+  constexpr std::int64_t kBlock = 1024;
+  const std::int64_t blocks = (dw_size + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && dw_size * lanes >= kParallelThreshold)
+  for (std::int64_t blk = 0; blk < blocks; ++blk) {
+    const std::int64_t i0 = blk * kBlock, i1 = std::min(dw_size, i0 + kBlock);
+    for (std::int64_t j = 1; j < lanes; ++j) {
+      const T* part = partials + j * dw_size;
+      for (std::int64_t i = i0; i < i1; ++i) dw[i] += part[i];
     }
   }
 }
