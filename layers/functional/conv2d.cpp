@@ -575,6 +575,27 @@ detail::PlaneGeometry band_geometry(const detail::PlaneGeometry& g, std::int64_t
   return b;
 }
 
+// Band b of a sample: its geometry, its column count and its first column in the
+// sample's [C, L] output.
+struct Band {
+  detail::PlaneGeometry geometry;
+  std::int64_t len = 0, col0 = 0;
+};
+
+Band band(const ConvProblem& p, const Bands& bands, std::int64_t b) {
+  const std::int64_t i0 = b * bands.rows;
+  const detail::PlaneGeometry g = band_geometry(p.plane, i0, bands.rows);
+  return {g, g.out_h * g.out_w, i0 * g.out_w};
+}
+
+// Column matrix [G·K, len] of band `bd` of the sample at xs, in the workspace.
+template <class T>
+const T* band_columns(const ConvProblem& p, Workspace<T>& ws, const T* xs, const Band& bd) {
+  T* cols = ws.cols.get(p.groups * p.k() * bd.len);
+  detail::im2col_batch(xs, 1, p.x_sample(), bd.geometry, cols, bd.len);
+  return cols;
+}
+
 // Runs body(c) for every chunk c. With more than one chunk and thread, the chunks are
 // shared out statically over one parallel region and every GEMM inside runs
 // single-threaded on its thread (the kernels' inner loops see the region and stay
@@ -623,18 +644,15 @@ void apply_conv(const ConvProblem& p, const T* x, const T* w, const T* bias, T* 
       // y_g[:, band] [C_y/g, B] = W_g · cols_g(band) [K, B], written in place (ldc = L).
       T* yn = y + n0 * p.y_sample();
       for (std::int64_t b = 0; b < bands.count; ++b) {
-        const std::int64_t i0 = b * bands.rows;
-        const detail::PlaneGeometry gb = band_geometry(p.plane, i0, bands.rows);
-        const std::int64_t len = gb.out_h * gb.out_w, col0 = i0 * gb.out_w;
-        T* cols = ws.cols.get(G * K * len);
-        detail::im2col_batch(x + n0 * p.x_sample(), 1, p.x_sample(), gb, cols, len);
+        const Band bd = band(p, bands, b);
+        const T* cols = band_columns(p, ws, x + n0 * p.x_sample(), bd);
         for (std::int64_t g = 0; g < G; ++g)
-          blas::gemm<T>(false, false, cy_g, len, K, T(1), w + g * cy_g * K, K, cols + g * K * len,
-                        len, T(0), yn + g * cy_g * L + col0, L);
+          blas::gemm<T>(false, false, cy_g, bd.len, K, T(1), w + g * cy_g * K, K,
+                        cols + g * K * bd.len, bd.len, T(0), yn + g * cy_g * L + bd.col0, L);
         if (bias)
           for (std::int64_t o = 0; o < p.y_channels; ++o) {
-            T* d = yn + o * L + col0;
-            for (std::int64_t l = 0; l < len; ++l) d[l] += bias[o];
+            T* d = yn + o * L + bd.col0;
+            for (std::int64_t l = 0; l < bd.len; ++l) d[l] += bias[o];
           }
       }
       return;
@@ -706,14 +724,12 @@ void apply_conv_adjoint(const ConvProblem& p, const T* y, const T* w, T* x, bool
     if (nb == 1 && bands.count > 1) {
       // dcols(band) [K, B] = W_gᵀ · y_g[:, band], then col2im of the band onto x.
       for (std::int64_t b = 0; b < bands.count; ++b) {
-        const std::int64_t i0 = b * bands.rows;
-        const detail::PlaneGeometry gb = band_geometry(p.plane, i0, bands.rows);
-        const std::int64_t len = gb.out_h * gb.out_w, col0 = i0 * gb.out_w;
-        T* dcols = ws.cols.get(G * K * len);
+        const Band bd = band(p, bands, b);
+        T* dcols = ws.cols.get(G * K * bd.len);
         for (std::int64_t g = 0; g < G; ++g)
-          blas::gemm<T>(true, false, K, len, cy_g, T(1), w + g * cy_g * K, K,
-                        ymat + g * cy_g * L + col0, L, T(0), dcols + g * K * len, len);
-        detail::col2im_batch(dcols, len, 1, p.x_sample(), gb, xs);
+          blas::gemm<T>(true, false, K, bd.len, cy_g, T(1), w + g * cy_g * K, K,
+                        ymat + g * cy_g * L + bd.col0, L, T(0), dcols + g * K * bd.len, bd.len);
+        detail::col2im_batch(dcols, bd.len, 1, p.x_sample(), bd.geometry, xs);
       }
       return;
     }
@@ -776,14 +792,11 @@ void conv_weight_grad(const ConvProblem& p, const T* y, const T* x, T* dw) {
       // dW_g (+)= y_g[:, band] [C_y/g, B] · cols_g(band)ᵀ [B, K], bands in order
       const T* yn = y + n0 * p.y_sample();
       for (std::int64_t b = 0; b < bands.count; ++b) {
-        const std::int64_t i0 = b * bands.rows;
-        const detail::PlaneGeometry gb = band_geometry(p.plane, i0, bands.rows);
-        const std::int64_t len = gb.out_h * gb.out_w, col0 = i0 * gb.out_w;
-        T* cols = ws.cols.get(G * K * len);
-        detail::im2col_batch(x + n0 * p.x_sample(), 1, p.x_sample(), gb, cols, len);
+        const Band bd = band(p, bands, b);
+        const T* cols = band_columns(p, ws, x + n0 * p.x_sample(), bd);
         for (std::int64_t g = 0; g < G; ++g)
-          blas::gemm<T>(false, true, cy_g, K, len, T(1), yn + g * cy_g * L + col0, L,
-                        cols + g * K * len, len, b == 0 ? beta : T(1), out + g * cy_g * K, K);
+          blas::gemm<T>(false, true, cy_g, K, bd.len, T(1), yn + g * cy_g * L + bd.col0, L,
+                        cols + g * K * bd.len, bd.len, b == 0 ? beta : T(1), out + g * cy_g * K, K);
       }
       return;
     }

@@ -126,17 +126,33 @@ inline double dot(const T* __restrict a, const T* __restrict b, std::int64_t n) 
   return s;
 }
 
+// The sizes every kernel below works with: the tap table, taps per plane, channel
+// multiplier, output row length and plane size, input row length and plane size, strides.
+struct Sizes {
+  std::vector<Tap> taps;
+  std::int64_t n_taps, m, out_w, L, width, plane, sh, sw;
+  Sizes(const PlaneGeometry& g, std::int64_t y_channels)
+      : taps(tap_table(g)),
+        n_taps(static_cast<std::int64_t>(taps.size())),
+        m(y_channels / g.channels),
+        out_w(g.out_w),
+        L(g.out_h * g.out_w),
+        width(g.width),
+        plane(g.height * g.width),
+        sh(g.stride_h),
+        sw(g.stride_w) {}
+};
+
 }  // namespace
 
 template <class T>
 void depthwise_forward(const T* x, std::int64_t batch, std::int64_t x_sample,
                        const PlaneGeometry& g, std::int64_t y_channels, const T* w, const T* bias,
                        T* y) {
-  const std::vector<Tap> taps = tap_table(g);
-  const std::int64_t n_taps = static_cast<std::int64_t>(taps.size());
-  const std::int64_t m = y_channels / g.channels, out_w = g.out_w, L = g.out_h * out_w;
-  const std::int64_t width = g.width, plane = g.height * g.width;
-  const std::int64_t sh = g.stride_h, sw = g.stride_w;
+  const Sizes z(g, y_channels);
+  const auto& taps = z.taps;
+  const std::int64_t n_taps = z.n_taps, m = z.m, out_w = z.out_w, L = z.L;
+  const std::int64_t width = z.width, plane = z.plane, sh = z.sh, sw = z.sw;
   if (flat_ok(g)) {
     const FlatPlane f(g);
     const std::int64_t in_planes = batch * g.channels;
@@ -184,11 +200,10 @@ template <class T>
 void depthwise_adjoint(const T* y, std::int64_t batch, std::int64_t x_sample,
                        const PlaneGeometry& g, std::int64_t y_channels, const T* w, T* x, bool init,
                        const T* init_bias) {
-  const std::vector<Tap> taps = tap_table(g);
-  const std::int64_t n_taps = static_cast<std::int64_t>(taps.size());
-  const std::int64_t m = y_channels / g.channels, out_w = g.out_w, L = g.out_h * out_w;
-  const std::int64_t width = g.width, plane = g.height * g.width;
-  const std::int64_t sh = g.stride_h, sw = g.stride_w;
+  const Sizes z(g, y_channels);
+  const auto& taps = z.taps;
+  const std::int64_t n_taps = z.n_taps, m = z.m, out_w = z.out_w, L = z.L;
+  const std::int64_t width = z.width, plane = z.plane, sh = z.sh, sw = z.sw;
   const std::int64_t planes = batch * g.channels;
   if (flat_ok(g)) {
     const FlatPlane f(g);
@@ -237,11 +252,10 @@ void depthwise_adjoint(const T* y, std::int64_t batch, std::int64_t x_sample,
 template <class T>
 void depthwise_weight_grad(const T* y, const T* x, std::int64_t batch, std::int64_t x_sample,
                            const PlaneGeometry& g, std::int64_t y_channels, T* dw) {
-  const std::vector<Tap> taps = tap_table(g);
-  const std::int64_t n_taps = static_cast<std::int64_t>(taps.size());
-  const std::int64_t m = y_channels / g.channels, out_w = g.out_w, L = g.out_h * out_w;
-  const std::int64_t width = g.width, plane = g.height * g.width;
-  const std::int64_t sh = g.stride_h, sw = g.stride_w;
+  const Sizes z(g, y_channels);
+  const auto& taps = z.taps;
+  const std::int64_t n_taps = z.n_taps, m = z.m, out_w = z.out_w, L = z.L;
+  const std::int64_t width = z.width, plane = z.plane, sh = z.sh, sw = z.sw;
   if (flat_ok(g)) {
     const FlatPlane f(g);
 #pragma omp parallel for schedule(static) if (worth_parallel(batch * y_channels * L * n_taps))
