@@ -65,6 +65,8 @@ groups = [  # (label, regex on "dso symbol"); first match wins
     ("im2col", r"im2col"),
     ("col2im", r"col2im"),
     ("layout copies [N,C,HW] <-> [C,N*HW] (gather/scatter_planes)", r"gather_planes|scatter_planes"),
+    ("conv kernel bodies (chunk loops with the copies and bias add inlined)", r"for_each_chunk|apply_conv|conv_weight_grad"),
+    ("depthwise direct kernels", r"depthwise_"),
     ("bias add (forward)", r"bias_planes|add_bias"),
     ("bias gradient (sum of dY over N, H, W)", r"bias_grad"),
     ("ReLU fwd+bwd", r"relu"),
