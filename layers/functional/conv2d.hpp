@@ -20,7 +20,8 @@
 // throws std::invalid_argument naming the function and the offending values.
 //
 // How it is computed (docs/convolution.md derives it): with cols = im2col(x), laid out
-// [C_in/g·kH·kW, N·H_out·W_out] per group for the whole batch,
+// [C_in/g·kH·kW, nb·H_out·W_out] per group for a chunk of nb samples (chunks run in
+// parallel; depthwise convolutions use direct kernels instead, depthwise.hpp),
 //   conv2d:  y_g = W_g · cols_g + b,   dW_g = dY_g · cols_gᵀ,   dx = col2im(W_gᵀ · dY_g),
 //            db = Σ dY over batch and space;
 //   conv_transpose2d is the adjoint of conv2d in x: its forward is col2im(W_gᵀ · x_g),
