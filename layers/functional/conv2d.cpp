@@ -190,6 +190,18 @@ void check_padding_mode_sizes(std::string_view op, const Shape& x, const Conv2dG
   }
 }
 
+// The geometry's input part, from a checked [N, C, H, W] or [C, H, W] shape.
+Conv2dGeometry input_geometry(const Shape& x) {
+  Conv2dGeometry g;
+  g.batched = x.size() == 4;
+  const std::size_t off = g.batched ? 1 : 0;
+  g.batch = g.batched ? i64(x[0]) : 1;
+  g.in_channels = i64(x[off]);
+  g.in_h = i64(x[off + 1]);
+  g.in_w = i64(x[off + 2]);
+  return g;
+}
+
 }  // namespace
 
 Conv2dGeometry check_conv2d(const Shape& x, const Shape& w, const std::optional<Shape>& bias,
@@ -209,13 +221,7 @@ Conv2dGeometry check_conv2d(const Shape& x, const Shape& w, const std::optional<
   check_nonempty(op, x, w);
   check_groups_divide(op, w, groups);
 
-  Conv2dGeometry g;
-  g.batched = x.size() == 4;
-  const std::size_t off = g.batched ? 1 : 0;
-  g.batch = g.batched ? i64(x[0]) : 1;
-  g.in_channels = i64(x[off]);
-  g.in_h = i64(x[off + 1]);
-  g.in_w = i64(x[off + 2]);
+  Conv2dGeometry g = input_geometry(x);
   g.out_channels = i64(w[0]);
   g.kernel_h = i64(w[2]);
   g.kernel_w = i64(w[3]);
@@ -292,13 +298,7 @@ Conv2dGeometry check_transpose_impl(const Shape& x, const Shape& w,
   check_nonempty(op, x, w);
   check_groups_divide(op, w, groups);
 
-  Conv2dGeometry g;
-  g.batched = x.size() == 4;
-  const std::size_t off = g.batched ? 1 : 0;
-  g.batch = g.batched ? i64(x[0]) : 1;
-  g.in_channels = i64(x[off]);
-  g.in_h = i64(x[off + 1]);
-  g.in_w = i64(x[off + 2]);
+  Conv2dGeometry g = input_geometry(x);
   g.out_channels = i64(w[1]) * groups;
   g.kernel_h = i64(w[2]);
   g.kernel_w = i64(w[3]);
