@@ -37,8 +37,8 @@ inline double autoencoder_macs_per_image() {
 
 inline std::shared_ptr<Sequential> make_tapegrad_autoencoder(std::uint64_t seed) {
   Generator gen(seed);
-  using functional::Conv2dOptions;
-  using functional::ConvTranspose2dOptions;
+  using kernels::Conv2dOptions;
+  using kernels::ConvTranspose2dOptions;
   auto net = std::make_shared<Sequential>();
   net->push_back(std::make_shared<Conv2d>(1, 16, 3, gen, Conv2dOptions{}.stride(2).padding(1)));
   net->push_back(std::make_shared<ReLU>());

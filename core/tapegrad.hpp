@@ -5,8 +5,8 @@
 #include <tapegrad/core/gradcheck.hpp>
 #include <tapegrad/core/init.hpp>
 #include <tapegrad/core/io/atomic_file.hpp>
-#include <tapegrad/core/io/idx.hpp>
-#include <tapegrad/core/io/image.hpp>
+#include <tapegrad/layers/data/idx.hpp>
+#include <tapegrad/layers/data/image.hpp>
 #include <tapegrad/core/io/npz.hpp>
 #include <tapegrad/core/ops.hpp>
 #include <tapegrad/core/tape.hpp>
@@ -14,7 +14,7 @@
 #include <tapegrad/layers/activation.hpp>
 #include <tapegrad/layers/conv.hpp>
 #include <tapegrad/layers/flatten.hpp>
-#include <tapegrad/layers/functional/conv2d.hpp>
+#include <tapegrad/core/kernels/conv2d.hpp>
 #include <tapegrad/layers/linear.hpp>
 #include <tapegrad/layers/loss.hpp>
 #include <tapegrad/layers/module.hpp>

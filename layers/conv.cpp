@@ -89,18 +89,18 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
   check_dtypes("conv2d", x, weight, bias);
   return dispatch(x.dtype(), [&]<class T>() {
     const xt::xarray<T>* b = bias.defined() ? &bias.value<T>() : nullptr;
-    Tensor out = Tensor::from(functional::conv2d_forward<T>(x.value<T>(), weight.value<T>(), b, options));
+    Tensor out = Tensor::from(kernels::conv2d_forward<T>(x.value<T>(), weight.value<T>(), b, options));
     return record("conv2d", out, op_inputs(x, weight, bias), [options](const GradContext& ctx) {
       const auto& dy = ctx.grad_output<T>();
       const auto& xv = ctx.input<T>(0);
       const auto& wv = ctx.input<T>(1);
       // dx = col2im(Wᵀ·dY); dW = dY·colsᵀ; db = Σ dY (docs/convolution.md).
       if (ctx.needs_grad(0))
-        ctx.accumulate<T>(0, functional::conv2d_backward_input<T>(dy, wv, shape_of_value(ctx.input_tensor(0)), options));
+        ctx.accumulate<T>(0, kernels::conv2d_backward_input<T>(dy, wv, shape_of_value(ctx.input_tensor(0)), options));
       if (ctx.needs_grad(1))
-        ctx.accumulate<T>(1, functional::conv2d_backward_weight<T>(dy, xv, shape_of_value(ctx.input_tensor(1)), options));
+        ctx.accumulate<T>(1, kernels::conv2d_backward_weight<T>(dy, xv, shape_of_value(ctx.input_tensor(1)), options));
       if (ctx.num_inputs() > 2 && ctx.needs_grad(2))
-        ctx.accumulate<T>(2, functional::conv2d_backward_bias<T>(dy));
+        ctx.accumulate<T>(2, kernels::conv2d_backward_bias<T>(dy));
     });
   });
 }
@@ -111,7 +111,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
   check_dtypes("conv_transpose2d", x, weight, bias);
   return dispatch(x.dtype(), [&]<class T>() {
     const xt::xarray<T>* b = bias.defined() ? &bias.value<T>() : nullptr;
-    Tensor out = Tensor::from(functional::conv_transpose2d_forward<T>(
+    Tensor out = Tensor::from(kernels::conv_transpose2d_forward<T>(
         x.value<T>(), weight.value<T>(), b, options, output_size));
     // The backward kernels read the output size (and so any output_size) from dY.
     return record("conv_transpose2d", out, op_inputs(x, weight, bias), [options](const GradContext& ctx) {
@@ -120,11 +120,11 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
       const auto& wv = ctx.input<T>(1);
       // dx = W·im2col(dY) (a conv2d of dY); dW = x·im2col(dY)ᵀ; db = Σ dY.
       if (ctx.needs_grad(0))
-        ctx.accumulate<T>(0, functional::conv_transpose2d_backward_input<T>(dy, wv, shape_of_value(ctx.input_tensor(0)), options));
+        ctx.accumulate<T>(0, kernels::conv_transpose2d_backward_input<T>(dy, wv, shape_of_value(ctx.input_tensor(0)), options));
       if (ctx.needs_grad(1))
-        ctx.accumulate<T>(1, functional::conv_transpose2d_backward_weight<T>(dy, xv, shape_of_value(ctx.input_tensor(1)), options));
+        ctx.accumulate<T>(1, kernels::conv_transpose2d_backward_weight<T>(dy, xv, shape_of_value(ctx.input_tensor(1)), options));
       if (ctx.num_inputs() > 2 && ctx.needs_grad(2))
-        ctx.accumulate<T>(2, functional::conv_transpose2d_backward_bias<T>(dy));
+        ctx.accumulate<T>(2, kernels::conv_transpose2d_backward_bias<T>(dy));
     });
   });
 }
@@ -136,7 +136,7 @@ Conv2d::Conv2d(std::int64_t in_channels, std::int64_t out_channels, KernelSize k
     : in_channels_(in_channels), out_channels_(out_channels), kernel_(kernel_size.values),
       options_(std::move(options)) {
   check_module_args("Conv2d", in_channels, out_channels, kernel_, options_.groups());
-  if (options_.padding_kind() == functional::PaddingKind::Same && !is_default(options_.stride(), 1))
+  if (options_.padding_kind() == kernels::PaddingKind::Same && !is_default(options_.stride(), 1))
     throw std::invalid_argument("Conv2d: padding='same' is not supported for strided convolutions");
   weight = register_parameter(
       "weight", Tensor::zeros(weight_shape(out_channels, in_channels / options_.groups(), kernel_), dtype));
@@ -156,14 +156,14 @@ Tensor Conv2d::forward(const Tensor& input) { return conv2d(input, weight, bias,
 std::string Conv2d::extra_repr() const {
   std::string s = std::to_string(in_channels_) + ", " + std::to_string(out_channels_) +
                   ", kernel_size=" + pair_str(kernel_) + ", stride=" + pair_str(options_.stride());
-  if (options_.padding_kind() == functional::PaddingKind::Same) s += ", padding=same";
-  else if (options_.padding_kind() == functional::PaddingKind::Valid) s += ", padding=valid";
+  if (options_.padding_kind() == kernels::PaddingKind::Same) s += ", padding=same";
+  else if (options_.padding_kind() == kernels::PaddingKind::Valid) s += ", padding=valid";
   else if (!is_default(options_.padding(), 0)) s += ", padding=" + pair_str(options_.padding());
   if (!is_default(options_.dilation(), 1)) s += ", dilation=" + pair_str(options_.dilation());
   if (options_.groups() != 1) s += ", groups=" + std::to_string(options_.groups());
   if (!bias.defined()) s += ", bias=false";
   if (options_.padding_mode() != PaddingMode::Zeros)
-    s += std::string(", padding_mode=") + functional::padding_mode_name(options_.padding_mode());
+    s += std::string(", padding_mode=") + kernels::padding_mode_name(options_.padding_mode());
   return s;
 }
 
@@ -177,7 +177,7 @@ ConvTranspose2d::ConvTranspose2d(std::int64_t in_channels, std::int64_t out_chan
   check_module_args("ConvTranspose2d", in_channels, out_channels, kernel_, options_.groups());
   if (options_.padding_mode() != PaddingMode::Zeros)
     throw std::invalid_argument(std::string("ConvTranspose2d: Only \"zeros\" padding mode is supported, got \"") +
-                                functional::padding_mode_name(options_.padding_mode()) + "\"");
+                                kernels::padding_mode_name(options_.padding_mode()) + "\"");
   weight = register_parameter(
       "weight", Tensor::zeros(weight_shape(in_channels, out_channels / options_.groups(), kernel_), dtype));
   if (bias) this->bias = register_parameter("bias", Tensor::zeros({static_cast<std::size_t>(out_channels)}, dtype));

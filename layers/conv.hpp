@@ -1,6 +1,6 @@
 #pragma once
 // Taped convolution ops and the Conv2d / ConvTranspose2d modules. The ops call the
-// plain kernels of layers/functional/conv2d.hpp and record a closure that calls the
+// plain kernels of core/kernels/conv2d.hpp and record a closure that calls the
 // hand-derived backward kernels, computing only the gradients that are needed.
 #include <cstdint>
 #include <initializer_list>
@@ -9,14 +9,14 @@
 #include <vector>
 
 #include <tapegrad/core/tape.hpp>
-#include <tapegrad/layers/functional/conv2d.hpp>
+#include <tapegrad/core/kernels/conv2d.hpp>
 #include <tapegrad/layers/module.hpp>
 
 namespace tapegrad {
 
-using functional::Conv2dOptions;
-using functional::ConvTranspose2dOptions;
-using functional::PaddingMode;
+using kernels::Conv2dOptions;
+using kernels::ConvTranspose2dOptions;
+using kernels::PaddingMode;
 
 /// y = conv2d(x, weight) + bias, recorded on the tape. x [N, C_in, H, W] or [C_in, H, W];
 /// weight [C_out, C_in/groups, kH, kW]; bias [C_out] or an undefined Tensor.

@@ -19,11 +19,11 @@
 
 #include <xtensor/xarray.hpp>
 
-#include <tapegrad/layers/functional/conv2d.hpp>
+#include <tapegrad/core/kernels/conv2d.hpp>
 
 #include "parity_helpers.hpp"
 
-using namespace tapegrad::functional;
+using namespace tapegrad::kernels;
 using namespace tapegrad::parity;
 using I = std::int64_t;
 

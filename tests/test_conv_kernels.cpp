@@ -1,4 +1,4 @@
-// The convolution kernels (layers/functional) against naive loop references written
+// The convolution kernels (core/kernels) against naive loop references written
 // straight from the index formulas, the adjoint identity between conv2d and
 // conv_transpose2d, im2col/col2im, and every rejected argument with its message.
 // No libtorch here: tests/parity_conv.cpp compares against PyTorch.
@@ -17,9 +17,9 @@
 #include <xtensor/xarray.hpp>
 #include <xtensor/xbuilder.hpp>
 
-#include <tapegrad/layers/functional/conv2d.hpp>
+#include <tapegrad/core/kernels/conv2d.hpp>
 
-using namespace tapegrad::functional;
+using namespace tapegrad::kernels;
 using I = std::int64_t;
 
 namespace {
@@ -471,7 +471,7 @@ TEST_CASE("conv2d kernels: batches split into several chunks") {
 }
 
 TEST_CASE("conv2d kernels: depthwise convolutions (direct kernels), every path") {
-  // groups = C_in goes to layers/functional/depthwise.cpp: stride 1 takes the flat
+  // groups = C_in goes to core/kernels/depthwise.cpp: stride 1 takes the flat
   // padded-plane path, other strides the row-by-row one. Channel multipliers 1-3,
   // padding smaller and larger than the kernel reach, dilation, non-square planes and
   // batches both smaller and larger than the thread count.

@@ -42,8 +42,8 @@
 #include <tapegrad/core/blas.hpp>
 #include <tapegrad/core/checkpoint.hpp>
 #include <tapegrad/core/io/atomic_file.hpp>
-#include <tapegrad/core/io/idx.hpp>
-#include <tapegrad/core/io/image.hpp>
+#include <tapegrad/layers/data/idx.hpp>
+#include <tapegrad/layers/data/image.hpp>
 #include <tapegrad/core/tape.hpp>
 #include <tapegrad/layers/activation.hpp>
 #include <tapegrad/layers/conv.hpp>
@@ -142,9 +142,9 @@ struct Dataset {
   std::size_t size() const { return images.shape(0); }
 };
 
-Dataset load_split(const fs::path& dir, io::MnistSplit split, std::int64_t limit_arg) {
+Dataset load_split(const fs::path& dir, data::MnistSplit split, std::int64_t limit_arg) {
   const auto limit = static_cast<std::size_t>(limit_arg);
-  io::MnistData d = io::load_mnist(dir, split);
+  data::MnistData d = data::load_mnist(dir, split);
   const auto& s = d.images.shape();
   if (s[2] != 28 || s[3] != 28)
     throw std::runtime_error("this model expects 28x28 images; " + dir.string() + " has " +
@@ -230,7 +230,7 @@ void save_reconstructions(AutoEncoder& model, const Dataset& test, const fs::pat
       xt::empty<float>({2 * count, std::size_t{1}, std::size_t{28}, std::size_t{28}});
   std::copy_n(originals.data(), count * per, both.data());
   std::copy_n(rebuilt.data(), count * per, both.data() + count * per);
-  io::save_png_gray(path, upscale(io::image_grid(both, 2, count, 2, 0.5f), 2));
+  data::save_png_gray(path, upscale(data::image_grid(both, 2, count, 2, 0.5f), 2));
 }
 
 void save_metrics_csv(const fs::path& path, const std::vector<EpochMetrics>& history) {
@@ -248,18 +248,18 @@ void save_metrics_csv(const fs::path& path, const std::vector<EpochMetrics>& his
 
 void save_loss_plot(const fs::path& path, const std::vector<EpochMetrics>& history,
                     const std::string& title) {
-  io::PlotSeries train{"train loss", {}, {}}, test{"test MSE", {}, {}};
+  data::PlotSeries train{"train loss", {}, {}}, test{"test MSE", {}, {}};
   for (const auto& m : history) {
     train.x.push_back(m.epoch);
     train.y.push_back(m.train_loss);
     test.x.push_back(m.epoch);
     test.y.push_back(m.test_mse);
   }
-  io::PlotOptions plot;
+  data::PlotOptions plot;
   plot.title = title;
   plot.y_label = "MSE";
   plot.log_y = true;
-  io::plot_losses_png(path, {train, test}, plot);
+  data::plot_losses_png(path, {train, test}, plot);
 }
 
 // ---------------------------------------------------------------------------------
@@ -440,8 +440,8 @@ int train(Options& o) {
     throw std::runtime_error("--data " + o.data.string() +
                              ": no such directory (scripts/fetch_mnist.sh " + o.data.string() +
                              " puts MNIST there)");
-  const Dataset train_set = load_split(o.data, io::MnistSplit::Train, o.limit);
-  const Dataset test_set = load_split(o.data, io::MnistSplit::Test, o.test_limit);
+  const Dataset train_set = load_split(o.data, data::MnistSplit::Train, o.limit);
+  const Dataset test_set = load_split(o.data, data::MnistSplit::Test, o.test_limit);
   const std::size_t n = train_set.size();
   const std::size_t batch = static_cast<std::size_t>(o.batch_size);
   const std::size_t batches = (n + batch - 1) / batch;

@@ -16,7 +16,7 @@
 #include <xtensor/xbuilder.hpp>
 #include <xtensor/xtensor.hpp>
 
-#include <tapegrad/core/io/idx.hpp>
+#include <tapegrad/layers/data/idx.hpp>
 #include <tapegrad/core/tensor.hpp>
 
 namespace mnist_autoencoder {
@@ -114,11 +114,11 @@ inline void write_synthetic_mnist(const std::filesystem::path& dir, std::size_t 
   tapegrad::Generator gen(seed);
   xt::xarray<std::uint8_t> images, labels;
   make_synthetic_digits(train, gen, images, labels);
-  tapegrad::io::write_idx(dir / "train-images-idx3-ubyte", images);
-  tapegrad::io::write_idx(dir / "train-labels-idx1-ubyte", labels);
+  tapegrad::data::write_idx(dir / "train-images-idx3-ubyte", images);
+  tapegrad::data::write_idx(dir / "train-labels-idx1-ubyte", labels);
   make_synthetic_digits(test, gen, images, labels);
-  tapegrad::io::write_idx(dir / "t10k-images-idx3-ubyte.gz", images);
-  tapegrad::io::write_idx(dir / "t10k-labels-idx1-ubyte.gz", labels);
+  tapegrad::data::write_idx(dir / "t10k-images-idx3-ubyte.gz", images);
+  tapegrad::data::write_idx(dir / "t10k-labels-idx1-ubyte.gz", labels);
 }
 
 }  // namespace mnist_autoencoder

@@ -1,4 +1,4 @@
-#include <tapegrad/layers/functional/im2col.hpp>
+#include <tapegrad/core/kernels/im2col.hpp>
 
 #include <algorithm>
 #if defined(__AVX512F__)
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace tapegrad::functional {
+namespace tapegrad::kernels {
 namespace detail {
 namespace {
 
@@ -504,4 +504,4 @@ template xt::xarray<float> col2im<float>(const xt::xarray<float>&, const Shape&,
 template xt::xarray<double> col2im<double>(const xt::xarray<double>&, const Shape&,
                                            const Im2colParams&);
 
-}  // namespace tapegrad::functional
+}  // namespace tapegrad::kernels

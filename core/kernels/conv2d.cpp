@@ -1,4 +1,4 @@
-#include <tapegrad/layers/functional/conv2d.hpp>
+#include <tapegrad/core/kernels/conv2d.hpp>
 
 #include <algorithm>
 #include <array>
@@ -10,9 +10,9 @@
 #include <omp.h>
 
 #include <tapegrad/core/blas.hpp>
-#include <tapegrad/layers/functional/depthwise.hpp>
+#include <tapegrad/core/kernels/depthwise.hpp>
 
-namespace tapegrad::functional {
+namespace tapegrad::kernels {
 
 // ======================================================================================
 // Options, geometry and argument checks
@@ -1192,4 +1192,4 @@ TAPEGRAD_CONV_INSTANTIATE(float)
 TAPEGRAD_CONV_INSTANTIATE(double)
 #undef TAPEGRAD_CONV_INSTANTIATE
 
-}  // namespace tapegrad::functional
+}  // namespace tapegrad::kernels

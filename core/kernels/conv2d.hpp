@@ -35,10 +35,10 @@
 
 #include <xtensor/xarray.hpp>
 
-#include <tapegrad/layers/functional/conv_options.hpp>
-#include <tapegrad/layers/functional/im2col.hpp>
+#include <tapegrad/core/kernels/conv_options.hpp>
+#include <tapegrad/core/kernels/im2col.hpp>
 
-namespace tapegrad::functional {
+namespace tapegrad::kernels {
 
 // ---- conv2d --------------------------------------------------------------------
 
@@ -102,4 +102,4 @@ xt::xarray<T> conv_transpose2d_backward_bias(const xt::xarray<T>& grad_output);
 /// kernels keep them between calls to avoid reallocating in every training step.
 void release_conv_workspace();
 
-}  // namespace tapegrad::functional
+}  // namespace tapegrad::kernels

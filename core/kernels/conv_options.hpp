@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-namespace tapegrad::functional {
+namespace tapegrad::kernels {
 
 /// Shape of an array: one extent per dimension, outermost first (same type as
 /// tapegrad::Shape).
@@ -251,4 +251,4 @@ Shape conv_transpose2d_output_shape(
     const Shape& input, const Shape& weight, const ConvTranspose2dOptions& opts = {},
     const std::optional<std::vector<std::int64_t>>& output_size = std::nullopt);
 
-}  // namespace tapegrad::functional
+}  // namespace tapegrad::kernels

@@ -1,4 +1,4 @@
-#include <tapegrad/core/io/idx.hpp>
+#include <tapegrad/layers/data/idx.hpp>
 
 #include <zlib.h>
 
@@ -9,7 +9,12 @@
 #include <optional>
 #include <string>
 
-namespace tapegrad::io {
+namespace tapegrad::data {
+
+using io::ByteSink;
+using io::IoError;
+using io::read_file_bytes;
+using io::write_file_atomic;
 namespace {
 
 constexpr std::uint8_t kTypeUByte = 0x08;
@@ -392,4 +397,4 @@ MnistData load_mnist(const std::filesystem::path& dir, MnistSplit split) {
   return out;
 }
 
-}  // namespace tapegrad::io
+}  // namespace tapegrad::data

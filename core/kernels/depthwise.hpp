@@ -10,9 +10,9 @@
 // reads input channel o / m. The geometry's padding is top/left only (see PlaneGeometry).
 #include <cstdint>
 
-#include <tapegrad/layers/functional/im2col.hpp>
+#include <tapegrad/core/kernels/im2col.hpp>
 
-namespace tapegrad::functional::detail {
+namespace tapegrad::kernels::detail {
 
 /// y = conv(x) + bias (bias may be null). OpenMP-parallel over output planes unless
 /// called inside a parallel region.
@@ -36,4 +36,4 @@ template <class T>
 void depthwise_weight_grad(const T* y, const T* x, std::int64_t batch, std::int64_t x_sample,
                            const PlaneGeometry& g, std::int64_t y_channels, T* dw);
 
-}  // namespace tapegrad::functional::detail
+}  // namespace tapegrad::kernels::detail

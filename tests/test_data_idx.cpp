@@ -15,10 +15,11 @@
 #include <xtensor/xbuilder.hpp>
 #include <xtensor/xmath.hpp>
 
-#include <tapegrad/core/io/idx.hpp>
+#include <tapegrad/layers/data/idx.hpp>
 
 namespace fs = std::filesystem;
 using namespace tapegrad::io;
+using namespace tapegrad::data;
 
 namespace {
 

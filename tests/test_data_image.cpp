@@ -15,7 +15,7 @@
 #include <xtensor/xbuilder.hpp>
 #include <xtensor/xview.hpp>
 
-#include <tapegrad/core/io/image.hpp>
+#include <tapegrad/layers/data/image.hpp>
 
 // A PNG decoder for checking what we wrote; static, so it clashes with nothing.
 #pragma GCC diagnostic push
@@ -32,6 +32,7 @@
 
 namespace fs = std::filesystem;
 using namespace tapegrad::io;
+using namespace tapegrad::data;
 
 namespace {
 

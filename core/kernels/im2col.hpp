@@ -18,9 +18,9 @@
 
 #include <xtensor/xarray.hpp>
 
-#include <tapegrad/layers/functional/conv_options.hpp>
+#include <tapegrad/core/kernels/conv_options.hpp>
 
-namespace tapegrad::functional {
+namespace tapegrad::kernels {
 
 /// Window geometry of im2col / col2im, per dimension {height, width}.
 struct Im2colParams {
@@ -108,4 +108,4 @@ void col2im_batch(const T* cols, std::int64_t ld_cols, std::int64_t batch,
                   std::int64_t sample_stride, const PlaneGeometry& g, T* x);
 
 }  // namespace detail
-}  // namespace tapegrad::functional
+}  // namespace tapegrad::kernels

@@ -1,11 +1,11 @@
-#include <tapegrad/layers/functional/depthwise.hpp>
+#include <tapegrad/core/kernels/depthwise.hpp>
 
 #include <omp.h>
 
 #include <algorithm>
 #include <vector>
 
-namespace tapegrad::functional::detail {
+namespace tapegrad::kernels::detail {
 namespace {
 
 // Below this many multiply-adds a parallel region costs more than it saves.
@@ -319,4 +319,4 @@ TAPEGRAD_DEPTHWISE(float)
 TAPEGRAD_DEPTHWISE(double)
 #undef TAPEGRAD_DEPTHWISE
 
-}  // namespace tapegrad::functional::detail
+}  // namespace tapegrad::kernels::detail

@@ -1,4 +1,4 @@
-#include <tapegrad/core/io/image.hpp>
+#include <tapegrad/layers/data/image.hpp>
 
 #include <zlib.h>
 
@@ -45,7 +45,11 @@ unsigned char* tapegrad_png_deflate(unsigned char* data, int data_len, int* out_
 #include <stb/stb_easy_font.h>
 #pragma GCC diagnostic pop
 
-namespace tapegrad::io {
+namespace tapegrad::data {
+
+using io::IoError;
+using io::read_file_bytes;
+using io::write_file_atomic;
 namespace {
 
 std::string shape_text(const auto& shape) {
@@ -485,4 +489,4 @@ void plot_losses_png(const std::filesystem::path& path, const std::vector<PlotSe
   write_file_atomic(path, png, "plot_losses_png");
 }
 
-}  // namespace tapegrad::io
+}  // namespace tapegrad::data

@@ -11,7 +11,7 @@
 
 #include <tapegrad/core/io/atomic_file.hpp>
 
-namespace tapegrad::io {
+namespace tapegrad::data {
 
 /// PNG bytes of a greyscale image [H, W] whose values are in [0, 1] (0 black,
 /// 1 white; values outside are clamped). Throws std::invalid_argument naming
@@ -67,4 +67,4 @@ xt::xarray<std::uint8_t> render_line_plot(const std::vector<PlotSeries>& series,
 void plot_losses_png(const std::filesystem::path& path, const std::vector<PlotSeries>& series,
                      const PlotOptions& options = {});
 
-}  // namespace tapegrad::io
+}  // namespace tapegrad::data

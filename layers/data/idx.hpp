@@ -12,7 +12,7 @@
 
 #include <tapegrad/core/io/atomic_file.hpp>
 
-namespace tapegrad::io {
+namespace tapegrad::data {
 
 /// The content of an IDX file: its dimensions and its bytes (data.shape() == dims).
 struct IdxArray {
@@ -56,4 +56,4 @@ struct MnistData {
 /// [N, H, W], the labels 1-d [N] with values 0..9, and that both counts agree.
 MnistData load_mnist(const std::filesystem::path& dir, MnistSplit split);
 
-}  // namespace tapegrad::io
+}  // namespace tapegrad::data
