@@ -24,6 +24,8 @@
 // bias gradient and elementwise work are not counted). Speed-up = libtorch time /
 // tapegrad time: above 1 means tapegrad is faster.
 #include <omp.h>
+#include <torch/torch.h>
+#include <torch/version.h>
 
 #include <cmath>
 #include <cstdio>
@@ -36,14 +38,11 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <vector>
-
-#include <torch/torch.h>
-#include <torch/version.h>
-
-#include <tapegrad/core/blas.hpp>
+#include <tapegrad/core/blas/gemm.hpp>
 #include <tapegrad/core/ops.hpp>
+#include <tapegrad/core/tape.hpp>
 #include <tapegrad/layers/conv.hpp>
+#include <vector>
 
 #include "autoencoder.hpp"
 #include "harness.hpp"
@@ -58,18 +57,19 @@ struct Args {
   TimingOptions timing;
   std::vector<std::string> filters;
   bool phases = true;
-  std::string only;                  // "", "tapegrad" or "torch": time one library only
-  std::string tsv;                   // also write the rows here (tab-separated)
+  std::string only;                      // "", "tapegrad" or "torch": time one library only
+  std::string tsv;                       // also write the rows here (tab-separated)
   std::string merge_ours, merge_theirs;  // --merge: tapegrad from one TSV, libtorch from another
 };
 
 [[noreturn]] void usage(const char* msg) {
-  std::fprintf(stderr,
-               "error: %s\nusage: bench_tapegrad_vs_torch [--threads N] [--repeats R] "
-               "[--filter a,b,...] [--sample-ms T] [--warmup-ms T] [--no-phases]\n"
-               "       [--only tapegrad|torch] [--tsv FILE]\n"
-               "       bench_tapegrad_vs_torch --merge TG.tsv[,...] TORCH.tsv[,...] [--threads N]\n",
-               msg);
+  std::fprintf(
+      stderr,
+      "error: %s\nusage: bench_tapegrad_vs_torch [--threads N] [--repeats R] "
+      "[--filter a,b,...] [--sample-ms T] [--warmup-ms T] [--no-phases]\n"
+      "       [--only tapegrad|torch] [--tsv FILE]\n"
+      "       bench_tapegrad_vs_torch --merge TG.tsv[,...] TORCH.tsv[,...] [--threads N]\n",
+      msg);
   std::exit(2);
 }
 
@@ -94,7 +94,8 @@ Args parse_args(int argc, char** argv) {
     } else if (k == "--filter") {
       std::stringstream ss(value());
       std::string item;
-      while (std::getline(ss, item, ',')) if (!item.empty()) a.filters.push_back(item);
+      while (std::getline(ss, item, ','))
+        if (!item.empty()) a.filters.push_back(item);
     } else if (k == "--no-phases") {
       a.phases = false;
     } else if (k == "--only") {
@@ -139,18 +140,17 @@ double rel_error(const Tensor& ours, const torch::Tensor& ref) {
 // ---- result rows ----
 
 struct Row {
-  std::string id;       // for --filter, e.g. "convT.ae_dec2.fwdbwd"
-  std::string what;     // "Conv2d(16,32,3,s2,p1)"
-  std::string input;    // "64×16×14×14"
-  std::string pass;     // "fwd" / "fwd+bwd" / "step"
-  double gflop = 0;     // per call
+  std::string id;     // for --filter, e.g. "convT.ae_dec2.fwdbwd"
+  std::string what;   // "Conv2d(16,32,3,s2,p1)"
+  std::string input;  // "64×16×14×14"
+  std::string pass;   // "fwd" / "fwd+bwd" / "step"
+  double gflop = 0;   // per call
   Stats ours, theirs;
-  double check = 0;     // max relative difference of the results
-  double target = 0;    // speed-up the issue asks for at 2 threads (0: none)
+  double check = 0;   // max relative difference of the results
+  double target = 0;  // speed-up the issue asks for at 2 threads (0: none)
 };
 
-Row make_row(std::string id, std::string what, std::string input, std::string pass,
-             double gflop) {
+Row make_row(std::string id, std::string what, std::string input, std::string pass, double gflop) {
   Row r;
   r.id = std::move(id), r.what = std::move(what), r.input = std::move(input);
   r.pass = std::move(pass), r.gflop = gflop;
@@ -186,10 +186,9 @@ void print_table(const std::vector<Row>& rows, int threads) {
       return st.median > 0 ? fmt("%.1f", r.gflop / st.median) : std::string("—");
     };
     const double noise = std::max(r.ours.spread(), r.theirs.spread());
-    std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-                r.what.c_str(), r.input.c_str(), r.pass.c_str(), fmt("%.4g", r.gflop).c_str(),
-                time(r.ours).c_str(), time(r.theirs).c_str(), rate(r.ours).c_str(),
-                rate(r.theirs).c_str(),
+    std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.what.c_str(),
+                r.input.c_str(), r.pass.c_str(), fmt("%.4g", r.gflop).c_str(), time(r.ours).c_str(),
+                time(r.theirs).c_str(), rate(r.ours).c_str(), rate(r.theirs).c_str(),
                 both ? ("**" + fmt("%.2f", speedup) + "×**").c_str() : "—", target.c_str(),
                 fmt("%.0f%%", 100 * noise).c_str(), fmt("%.0e", r.check).c_str());
     std::fflush(stdout);
@@ -252,7 +251,8 @@ std::vector<std::string> split_list(const std::string& list) {
   std::vector<std::string> out;
   std::stringstream ss(list);
   std::string item;
-  while (std::getline(ss, item, ',')) if (!item.empty()) out.push_back(item);
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
   return out;
 }
 
@@ -352,17 +352,15 @@ void run_conv_case(const ConvCase& c, const Args& args, std::vector<Row>& rows) 
   std::shared_ptr<Module> layer;
   Tensor w, b;
   if (c.transposed) {
-    auto m = std::make_shared<ConvTranspose2d>(c.c_in, c.c_out, c.k, gen,
-                                               ConvTranspose2dOptions{}
-                                                   .stride(c.stride)
-                                                   .padding(c.pad)
-                                                   .output_padding(c.out_pad)
-                                                   .groups(c.groups));
+    auto m = std::make_shared<ConvTranspose2d>(
+        c.c_in, c.c_out, c.k, gen,
+        ConvTranspose2dOptions{}.stride(c.stride).padding(c.pad).output_padding(c.out_pad).groups(
+            c.groups));
     w = m->weight, b = m->bias, layer = m;
   } else {
-    auto m = std::make_shared<Conv2d>(
-        c.c_in, c.c_out, c.k, gen,
-        Conv2dOptions{}.stride(c.stride).padding(c.pad).groups(c.groups));
+    auto m =
+        std::make_shared<Conv2d>(c.c_in, c.c_out, c.k, gen,
+                                 Conv2dOptions{}.stride(c.stride).padding(c.pad).groups(c.groups));
     w = m->weight, b = m->bias, layer = m;
   }
   torch::Tensor tx = to_torch(x).requires_grad_(true);
@@ -406,8 +404,8 @@ void run_conv_case(const ConvCase& c, const Args& args, std::vector<Row>& rows) 
       torch::NoGradGuard tno_grad;
       r.check = rel_error((*layer)(x), torch_forward());
     }
-    std::tie(r.ours, r.theirs) = time_pair(pick(args, "tapegrad", ours_fwd),
-                                           pick(args, "torch", theirs_fwd), args.timing);
+    std::tie(r.ours, r.theirs) =
+        time_pair(pick(args, "tapegrad", ours_fwd), pick(args, "torch", theirs_fwd), args.timing);
     rows.push_back(r);
   }
   if (do_bwd) {
@@ -417,8 +415,8 @@ void run_conv_case(const ConvCase& c, const Args& args, std::vector<Row>& rows) 
     theirs_bwd();
     r.check = std::max({rel_error(x.grad(), tx.grad()), rel_error(w.grad(), tw.grad()),
                         rel_error(b.grad(), tb.grad())});
-    std::tie(r.ours, r.theirs) = time_pair(pick(args, "tapegrad", ours_bwd),
-                                           pick(args, "torch", theirs_bwd), args.timing);
+    std::tie(r.ours, r.theirs) =
+        time_pair(pick(args, "tapegrad", ours_bwd), pick(args, "torch", theirs_bwd), args.timing);
     rows.push_back(r);
   }
 }
@@ -531,8 +529,8 @@ std::string mapped_libraries(const std::vector<std::string>& keys) {
 void print_header(const Args& args) {
   std::printf("## tapegrad vs libtorch, %d thread%s\n\n", args.threads,
               args.threads == 1 ? "" : "s");
-  std::printf("- CPU: %s, %d logical CPUs online; load average at start: %s\n",
-              cpu_model().c_str(), omp_get_num_procs(), load_average().c_str());
+  std::printf("- CPU: %s, %d logical CPUs online; load average at start: %s\n", cpu_model().c_str(),
+              omp_get_num_procs(), load_average().c_str());
   std::printf("- tapegrad: OpenBLAS kernel `%s`%s, OpenBLAS threads %d, OpenMP threads %d\n",
               blas::core_name().c_str(), blas::using_slow_fallback() ? " (SLOW FALLBACK!)" : "",
               blas::num_threads(), omp_get_max_threads());

@@ -15,9 +15,8 @@
 #include <fstream>
 #include <functional>
 #include <string>
+#include <tapegrad/core/blas/gemm.hpp>
 #include <vector>
-
-#include <tapegrad/core/blas.hpp>
 
 #ifndef TAPEGRAD_BENCH_NO_TORCH
 #include <torch/torch.h>
@@ -36,8 +35,8 @@ struct Stats {
   double median = 0;  ///< seconds per iteration
   double p25 = 0, p75 = 0;
   double min = 0;
-  int samples = 0;    ///< number of timed samples
-  int inner = 0;      ///< iterations per sample
+  int samples = 0;  ///< number of timed samples
+  int inner = 0;    ///< iterations per sample
   /// Interquartile range relative to the median: the noise of this measurement.
   double spread() const { return median > 0 ? (p75 - p25) / median : 0; }
 };
@@ -147,9 +146,12 @@ inline std::string cpu_model() {
     return p == std::string::npos ? std::string() : line.substr(p + 2);
   };
   while (std::getline(in, line) && !line.empty()) {
-    if (line.rfind("model name", 0) == 0) name = value();
-    else if (line.rfind("cpu family", 0) == 0) family = value();
-    else if (line.rfind("model", 0) == 0 && line.rfind("model name", 0) != 0) model = value();
+    if (line.rfind("model name", 0) == 0)
+      name = value();
+    else if (line.rfind("cpu family", 0) == 0)
+      family = value();
+    else if (line.rfind("model", 0) == 0 && line.rfind("model name", 0) != 0)
+      model = value();
   }
   return name + " (family " + family + ", model " + model + ")";
 }

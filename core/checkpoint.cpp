@@ -1,9 +1,7 @@
-#include <tapegrad/core/checkpoint.hpp>
-
 #include <stdexcept>
-#include <unordered_set>
-
+#include <tapegrad/core/checkpoint.hpp>
 #include <tapegrad/core/io/npz.hpp>
+#include <unordered_set>
 
 namespace tapegrad {
 namespace {
@@ -39,7 +37,8 @@ void save_checkpoint(const std::filesystem::path& path, const NamedTensors& tens
     if (!t.defined())
       throw std::invalid_argument("save_checkpoint: tensor " + in_quotes(key) +
                                   " is undefined (writing " + path.string() + ")");
-    dispatch(t.dtype(), [&]<class T>() { dict.insert(key, io::NpzArray(t.value<T>())); });
+    dispatch(t.dtype(),
+             [&]<class T>() { dict.insert(key, io::NpzArray(xt::xarray<T>(t.value<T>()))); });
   }
   io::save_npz(path, dict);
 }

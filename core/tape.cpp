@@ -1,16 +1,60 @@
+#include <atomic>
+#include <mutex>
+#include <stdexcept>
+#include <tapegrad/core/detail/entry.hpp>
 #include <tapegrad/core/tape.hpp>
 
-#include <stdexcept>
-
 namespace tapegrad {
+
 namespace {
 thread_local bool t_grad_enabled = true;
 thread_local Tape* t_current = nullptr;
+std::atomic<std::uint64_t> g_next_seq{1};
 }  // namespace
 
 bool grad_enabled() { return t_grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
+GradModeGuard::GradModeGuard(bool enabled) : previous_(t_grad_enabled) { t_grad_enabled = enabled; }
+GradModeGuard::~GradModeGuard() { t_grad_enabled = previous_; }
+
+Saved Saved::of(std::initializer_list<std::size_t> idx, bool output) {
+  Saved s{0, output};
+  for (std::size_t i : idx) s.inputs |= std::uint64_t{1} << i;
+  return s;
+}
+
+// ---- tape accounting ----
+
+// The entries counted on one tape, in an intrusive list. Entries may be freed on any
+// thread (a graph can be shared), hence the mutex; the registry outlives its Tape while
+// entries still point at it.
+struct Tape::Registry {
+  std::mutex mutex;
+  detail::Entry* head = nullptr;
+  std::size_t count = 0;
+
+  void link(detail::Entry* e) {
+    std::lock_guard lock(mutex);
+    e->next = head;
+    if (head) head->prev = e;
+    head = e;
+    ++count;
+  }
+  void unlink(detail::Entry* e) {
+    std::lock_guard lock(mutex);
+    if (e->prev)
+      e->prev->next = e->next;
+    else
+      head = e->next;
+    if (e->next) e->next->prev = e->prev;
+    e->prev = e->next = nullptr;
+    --count;
+  }
+};
+
+Tape::Tape() : registry_(std::make_shared<Registry>()) {}
+Tape::~Tape() = default;
 
 Tape& Tape::current() {
   if (t_current) return *t_current;
@@ -21,100 +65,109 @@ Tape& Tape::current() {
 Tape::Use::Use(Tape& tape) : previous_(t_current) { t_current = &tape; }
 Tape::Use::~Use() { t_current = previous_; }
 
-Tape::~Tape() { clear(); }
-
-Tensor Tape::record(const char* op, Tensor output, std::vector<Tensor> inputs,
-                    BackwardFn backward, std::size_t saved_bytes) {
-  if (!t_grad_enabled) return output;
-  bool any = false;
-  for (const auto& in : inputs) any = any || in.requires_grad();
-  if (!any) return output;
-  detail::Node* n = output.node();
-  n->requires_grad = true;
-  n->is_leaf = false;
-  n->tape = this;
-  n->generation = generation_;
-  n->entry = entries_.size();
-  entries_.push_back(Entry{op, std::move(output), std::move(inputs), std::move(backward), saved_bytes});
-  return entries_.back().output;
-}
-
-void Tape::backward(const Tensor& root, const Tensor& seed, bool retain_graph) {
-  detail::Node* r = root.node();
-  if (r->is_leaf) {
-    // A leaf is its own graph: its gradient is the seed.
-    dispatch(seed.dtype(), [&]<class T>() {
-      accumulate_grad<T>("backward", root, xt::xarray<T>(seed.value<T>()));
-    });
-    return;
-  }
-  if (r->tape != this || r->generation != generation_ || r->entry >= entries_.size())
-    throw std::invalid_argument(
-        "backward: trying to backward through the graph a second time: the tape that recorded "
-        "this tensor was cleared (by an earlier backward() or clear()); use "
-        "backward(retain_graph=true) to keep it");
-  if (!r->retain_grad && seed.dtype() == root.dtype() && seed.shape() == root.shape()) {
-    // The root's gradient is the seed alone (no later entry feeds it) and is dropped
-    // right after its closure reads it, so it can share the seed's storage instead of
-    // copying it (a 6 MB copy for a 56×56×64×8 activation).
-    r->grad = seed.node()->value;
-  } else {
-    dispatch(seed.dtype(), [&]<class T>() {
-      accumulate_grad<T>("backward", root, xt::xarray<T>(seed.value<T>()));
-    });
-  }
-  for (std::size_t i = r->entry + 1; i-- > 0;) {
-    Entry& e = entries_[i];
-    detail::Node* out = e.output.node();
-    if (!out->grad) continue;  // not an ancestor of the root, or nothing flowed back
-    GradContext ctx(e.op, e.output, e.inputs);
-    e.backward(ctx);
-    // An intermediate's gradient is dead once its closure ran; freeing it now keeps
-    // the peak memory of backward near that of forward.
-    if (!out->retain_grad) out->grad.reset();
-  }
-  if (!retain_graph) clear();
-}
-
-void Tape::clear() {
-  for (auto& e : entries_) e.output.node()->tape = nullptr;
-  entries_.clear();
-  ++generation_;
+std::size_t Tape::node_count() const {
+  std::lock_guard lock(registry_->mutex);
+  return registry_->count;
 }
 
 std::size_t Tape::bytes() const {
+  std::lock_guard lock(registry_->mutex);
   std::size_t total = 0;
-  for (const auto& e : entries_) {
-    const detail::Node* n = e.output.node();
-    total += detail::storage_bytes(*n->value) + e.saved_bytes;
-    if (n->grad) total += detail::storage_bytes(*n->grad);
+  for (const detail::Entry* e = registry_->head; e; e = e->next) {
+    total += e->saved_bytes;
+    if (auto out = e->output.lock()) {
+      total += detail::storage_bytes(*out->value);
+      if (out->grad) total += detail::storage_bytes(*out->grad->value);
+    }
   }
   return total;
 }
 
-template <class T>
-void accumulate_grad(const char* op, const Tensor& t, xt::xarray<T>&& g) {
-  detail::Node* n = t.node();
-  if (t.dtype() != dtype_of<T>())
-    throw std::invalid_argument(std::string(op) + ": gradient has dtype " +
-                                dtype_name(dtype_of<T>()) + " but the input has dtype " +
-                                dtype_name(t.dtype()));
-  const Shape ts = t.shape();
-  if (g.shape().size() != ts.size() || !std::equal(ts.begin(), ts.end(), g.shape().begin()))
-    throw std::invalid_argument(std::string(op) + ": gradient of shape " +
-                                shape_str(Shape(g.shape().begin(), g.shape().end())) +
-                                " does not match the input's shape " + shape_str(ts));
-  if (!n->grad) {
-    n->grad = std::make_shared<detail::Storage>(std::move(g));
-  } else {
-    auto& acc = std::get<xt::xarray<T>>(*n->grad);
-    T* a = acc.data();
-    const T* b = g.data();
-    const std::size_t size = acc.size();
-    for (std::size_t k = 0; k < size; ++k) a[k] += b[k];
+void Tape::clear() {
+  // Collect owning handles first: releasing may free entries, which unlink themselves.
+  std::vector<std::shared_ptr<detail::Node>> outputs;
+  {
+    std::lock_guard lock(registry_->mutex);
+    for (detail::Entry* e = registry_->head; e; e = e->next)
+      if (auto out = e->output.lock()) outputs.push_back(std::move(out));
   }
+  for (auto& out : outputs)
+    if (out->grad_fn) out->grad_fn->release();
 }
-template void accumulate_grad<float>(const char*, const Tensor&, xt::xarray<float>&&);
-template void accumulate_grad<double>(const char*, const Tensor&, xt::xarray<double>&&);
+
+// ---- entries ----
+
+namespace detail {
+
+namespace {
+// Freeing a long chain of entries recursively (each entry's inputs free the entry
+// before them) would overflow the stack after some ten thousand ops. Instead, the
+// outermost release keeps a list of tensors to drop on its stack frame, and releases
+// nested inside it park their inputs there; the list is emptied one tensor at a time.
+// (A plain pointer: a thread_local with a destructor could be gone when a static
+// tensor dies at exit.)
+thread_local std::vector<Tensor>* t_pending = nullptr;
+}  // namespace
+
+void Entry::release() {
+  if (registry) {
+    registry->unlink(this);
+    registry.reset();
+  }
+  released = true;
+  backward = nullptr;
+  std::vector<Tensor> dying;
+  dying.swap(inputs);
+  if (t_pending) {
+    for (auto& t : dying) t_pending->push_back(std::move(t));
+    return;
+  }
+  t_pending = &dying;
+  while (!dying.empty()) {
+    Tensor t = std::move(dying.back());
+    dying.pop_back();
+    t = Tensor();  // may free further entries, which append to `dying`
+  }
+  t_pending = nullptr;
+}
+
+Entry::~Entry() { release(); }
+
+}  // namespace detail
+
+// ---- recording ----
+
+Tensor record(const char* op, Tensor output, std::vector<Tensor> inputs, BackwardFn backward,
+              Saved saved, std::size_t saved_bytes) {
+  check_defined(op, output, "output");
+  if (!t_grad_enabled) return output;
+  bool any = false;
+  for (const auto& in : inputs) any = any || in.requires_grad();
+  if (!any) return output;
+  const auto& node = AutogradAccess::node(output);
+  if (node->grad_fn)
+    throw std::logic_error(std::string("record(") + op +
+                           "): the output was already recorded by another op; every op must "
+                           "return a fresh tensor");
+  auto e = std::make_shared<detail::Entry>();
+  e->op = op;
+  e->seq = g_next_seq.fetch_add(1, std::memory_order_relaxed);
+  e->input_versions.resize(inputs.size(), detail::kNotSaved);
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].defined() && (i >= 64 || (saved.inputs >> i) & 1))
+      e->input_versions[i] = inputs[i].version();
+  e->inputs = std::move(inputs);
+  e->output = node;
+  if (saved.output) e->output_version = output.version();
+  e->output_shape = output.shape();
+  e->output_dtype = output.dtype();
+  e->backward = std::move(backward);
+  e->saved_bytes = saved_bytes;
+  e->registry = Tape::current().registry_;
+  e->registry->link(e.get());
+  node->grad_fn = std::move(e);
+  node->requires_grad = true;
+  return output;
+}
 
 }  // namespace tapegrad

@@ -1,20 +1,19 @@
 #pragma once
-// Umbrella header: everything a training program needs.
-#include <tapegrad/core/blas.hpp>
+#include <tapegrad/core/blas/gemm.hpp>
 #include <tapegrad/core/checkpoint.hpp>
 #include <tapegrad/core/gradcheck.hpp>
 #include <tapegrad/core/init.hpp>
 #include <tapegrad/core/io/atomic_file.hpp>
-#include <tapegrad/layers/data/idx.hpp>
-#include <tapegrad/layers/data/image.hpp>
 #include <tapegrad/core/io/npz.hpp>
+#include <tapegrad/core/kernels/conv2d.hpp>
 #include <tapegrad/core/ops.hpp>
 #include <tapegrad/core/tape.hpp>
 #include <tapegrad/core/tensor.hpp>
 #include <tapegrad/layers/activation.hpp>
 #include <tapegrad/layers/conv.hpp>
+#include <tapegrad/layers/data/idx.hpp>
+#include <tapegrad/layers/data/image.hpp>
 #include <tapegrad/layers/flatten.hpp>
-#include <tapegrad/core/kernels/conv2d.hpp>
 #include <tapegrad/layers/linear.hpp>
 #include <tapegrad/layers/loss.hpp>
 #include <tapegrad/layers/module.hpp>

@@ -1,17 +1,24 @@
 #pragma once
 // Tensor: a cheap, reference-counted handle to a node that holds a value, a lazily
-// allocated gradient and the bookkeeping the tape needs. float32 and float64 are
-// chosen at run time (like PyTorch), so mixing them is a checked error, not a
-// template instantiation puzzle.
+// allocated gradient and, for a tensor an op produced, the graph entry (grad_fn) that
+// knows how to send gradients back to the op's inputs. float32 and float64 are chosen
+// at run time (like PyTorch), so mixing them is a checked error, not a template
+// instantiation puzzle.
+//
+// Every value lives in a Storage with a version counter. Writes through a mutable
+// accessor (the non-const value<T>(), mutable_value<T>()) and in-place ops bump it;
+// the graph records the version of each tensor a backward formula will read and
+// refuses to run that formula if the tensor was modified since (PyTorch's "modified by
+// an inplace operation" check). Reading through a const handle never bumps.
 #include <cstdint>
 #include <memory>
-#include <random>
 #include <string>
+#include <tapegrad/core/allocator.hpp>
+#include <tapegrad/core/generator.hpp>
+#include <tapegrad/core/shape.hpp>
 #include <type_traits>
 #include <variant>
 #include <vector>
-
-#include <xtensor/xarray.hpp>
 
 namespace tapegrad {
 
@@ -21,12 +28,6 @@ enum class Dtype { Float32, Float64 };
 /// "float32" or "float64", as PyTorch prints them.
 const char* dtype_name(Dtype d);
 
-/// Shape of a tensor: one extent per dimension, outermost first.
-using Shape = std::vector<std::size_t>;
-
-/// "[2, 3, 4]".
-std::string shape_str(const Shape& s);
-
 /// The Dtype of a C++ element type (float or double).
 template <class T>
 constexpr Dtype dtype_of() {
@@ -35,29 +36,22 @@ constexpr Dtype dtype_of() {
   return std::is_same_v<T, float> ? Dtype::Float32 : Dtype::Float64;
 }
 
-/// Seeded random number generator passed explicitly wherever randomness is used,
-/// so a seed reproduces a run exactly.
-class Generator {
- public:
-  explicit Generator(std::uint64_t seed = 0) : engine_(seed) {}
-  /// Uniform in [lo, hi).
-  double uniform(double lo = 0.0, double hi = 1.0);
-  /// Normal with the given mean and standard deviation.
-  double normal(double mean = 0.0, double stddev = 1.0);
-  /// The underlying engine, for std:: distributions.
-  std::mt19937_64& engine() { return engine_; }
+namespace detail {
 
- private:
-  std::mt19937_64 engine_;
+/// A value of either element type plus the version counter of in-place safety.
+/// Shared by tensors that alias one value (detach()).
+struct Storage {
+  std::variant<Array<float>, Array<double>> data;
+  std::uint64_t version = 0;
+
+  template <class A>
+  explicit Storage(A&& a) : data(std::forward<A>(a)) {}
 };
 
-namespace detail {
-/// Dense row-major storage of either element type.
-using Storage = std::variant<xt::xarray<float>, xt::xarray<double>>;
+struct Entry;
 struct Node;
-}  // namespace detail
 
-class Tape;
+}  // namespace detail
 
 /// Handle to a tensor node. Copies share the node (like torch::Tensor).
 class Tensor {
@@ -69,8 +63,12 @@ class Tensor {
   template <class E>
   static Tensor from(E&& expr, bool requires_grad = false) {
     using T = typename std::decay_t<E>::value_type;
-    return from_storage(std::make_shared<detail::Storage>(xt::xarray<T>(std::forward<E>(expr))),
-                        requires_grad);
+    return from_array(Array<T>(std::forward<E>(expr)), requires_grad);
+  }
+  /// Wraps a value, taking ownership of its buffer (no copy).
+  template <class T>
+  static Tensor from_array(Array<T>&& value, bool requires_grad = false) {
+    return from_storage(std::make_shared<detail::Storage>(std::move(value)), requires_grad);
   }
   /// A 0-d tensor holding `value`.
   static Tensor scalar(double value, Dtype dtype = Dtype::Float32, bool requires_grad = false);
@@ -78,6 +76,8 @@ class Tensor {
   static Tensor ones(const Shape& shape, Dtype dtype = Dtype::Float32, bool requires_grad = false);
   static Tensor full(const Shape& shape, double value, Dtype dtype = Dtype::Float32,
                      bool requires_grad = false);
+  /// An uninitialised tensor (its contents are unspecified).
+  static Tensor empty(const Shape& shape, Dtype dtype = Dtype::Float32);
   /// Values start, start+step, ... below stop (1-d), as torch.arange.
   static Tensor arange(double start, double stop, double step = 1.0, Dtype dtype = Dtype::Float32);
   /// Uniform in [0, 1).
@@ -86,13 +86,17 @@ class Tensor {
   /// Standard normal.
   static Tensor randn(const Shape& shape, Generator& gen, Dtype dtype = Dtype::Float32,
                       bool requires_grad = false);
+  /// Zeros, ones or a value, with the shape and dtype of `t`.
+  static Tensor zeros_like(const Tensor& t);
+  static Tensor ones_like(const Tensor& t);
+  static Tensor full_like(const Tensor& t, double value);
 
   bool defined() const { return node_ != nullptr; }
   Dtype dtype() const;
-  /// Extents of each dimension (a copy: xtensor keeps its own small-vector type).
+  /// Extents of each dimension.
   Shape shape() const;
   /// Number of dimensions.
-  std::size_t dim() const { return shape().size(); }
+  std::size_t dim() const;
   /// Extent of dimension d; negative d counts from the end.
   std::size_t size(std::int64_t d) const;
   std::size_t numel() const;
@@ -104,11 +108,33 @@ class Tensor {
     return static_cast<T>(item());
   }
 
-  /// The value as an xtensor container; throws std::invalid_argument on a dtype mismatch.
+  /// The value, read-only. Throws std::invalid_argument on a dtype mismatch.
   template <class T>
-  xt::xarray<T>& value();
+  const Array<T>& value() const;
+  /// The value, writable: counts as a modification (bumps the version), so a graph
+  /// that saved this tensor refuses to backward afterwards. Read through a const
+  /// handle, or cvalue(), to avoid that.
   template <class T>
-  const xt::xarray<T>& value() const;
+  Array<T>& value() {
+    return mutable_value<T>();
+  }
+  /// The value, read-only, whatever the constness of the handle.
+  template <class T>
+  const Array<T>& cvalue() const {
+    return value<T>();
+  }
+  /// The value, writable; bumps the version (see value()).
+  template <class T>
+  Array<T>& mutable_value();
+  /// How many times the value was modified (writes through mutable accessors and
+  /// in-place ops), shared by every tensor aliasing the value.
+  std::uint64_t version() const;
+  /// Records a modification made through a pointer obtained earlier.
+  void bump_version();
+  /// Replaces the value in place by `other`'s value (any shape or dtype), for every
+  /// handle to this tensor, as PyTorch's set_data: used by Module::to(dtype). The
+  /// gradient is dropped. Only for leaves.
+  void set_data(const Tensor& other);
 
   bool requires_grad() const;
   /// Marks a leaf as needing a gradient (parameters, gradcheck inputs).
@@ -117,22 +143,31 @@ class Tensor {
   bool is_leaf() const;
   /// Keep the gradient of a non-leaf after backward (leaves always keep theirs).
   Tensor& retain_grad();
+  bool retains_grad() const;
+  /// Name of the op that produced this tensor ("mul", "conv2d", ...), or "" for a leaf.
+  std::string grad_fn_name() const;
 
-  /// The accumulated gradient (shares storage), or an undefined tensor if none.
+  /// The accumulated gradient, or an undefined tensor if none. It shares storage with
+  /// the gradient held here (writes into it change it).
   Tensor grad() const;
   bool has_grad() const;
+  /// Replaces the gradient (undefined to drop it); shape and dtype must match.
+  void set_grad(const Tensor& g);
   /// Forget the gradient (PyTorch's set_to_none=True).
   void zero_grad();
-  /// A leaf sharing this tensor's value, outside any graph.
+  /// A leaf sharing this tensor's value (and its version counter), outside any graph.
   Tensor detach() const;
   /// A leaf holding a copy of the value.
   Tensor clone_detached() const;
 
-  /// Runs the tape backwards from this scalar (dL/dthis = 1). Unless retain_graph,
-  /// the tape is cleared afterwards, freeing every intermediate.
-  void backward(bool retain_graph = false) const;
+  /// Backpropagates from this scalar (dL/dthis = 1), accumulating into the .grad of the
+  /// leaves that require grad. The graph it ran through is freed afterwards unless
+  /// retain_graph; other graphs are untouched. With create_graph the gradients are
+  /// themselves recorded, so they can be differentiated again (retain_graph is then
+  /// implied, as in PyTorch).
+  void backward(bool retain_graph = false, bool create_graph = false) const;
   /// As above with an explicit seed gradient of this tensor's shape and dtype.
-  void backward(const Tensor& seed, bool retain_graph = false) const;
+  void backward(const Tensor& seed, bool retain_graph = false, bool create_graph = false) const;
 
   /// Number of tensor nodes alive in the process (for leak tests).
   static std::int64_t live_nodes();
@@ -142,27 +177,27 @@ class Tensor {
 
   /// Internal: wraps existing storage as a new node.
   static Tensor from_storage(std::shared_ptr<detail::Storage> storage, bool requires_grad = false);
-  /// Internal: the node.
-  detail::Node* node() const { return node_.get(); }
 
  private:
+  friend struct detail::Entry;
   friend class Tape;
+  friend class GradContext;
+  friend struct AutogradAccess;
+  explicit Tensor(std::shared_ptr<detail::Node> node) : node_(std::move(node)) {}
   std::shared_ptr<detail::Node> node_;
 };
 
 namespace detail {
 
-/// One value in the graph. Nodes never point at tape entries (only at an entry
-/// index and the tape's generation), so ownership runs tape -> entry -> node.
+/// One value in the graph: the value, its gradient and, if an op produced it, the
+/// entry of that op. Ownership runs from outputs to inputs only (node -> entry ->
+/// input nodes), so there are no cycles.
 struct Node {
   std::shared_ptr<Storage> value;
-  std::shared_ptr<Storage> grad;  // null until the first gradient arrives
+  std::shared_ptr<Node> grad;      // null until the first gradient arrives
+  std::shared_ptr<Entry> grad_fn;  // null for leaves
   bool requires_grad = false;
-  bool is_leaf = true;
   bool retain_grad = false;
-  const Tape* tape = nullptr;     // tape whose entry produced this node, if any
-  std::uint64_t generation = 0;   // that tape's generation when recorded
-  std::size_t entry = 0;          // index of the producing entry
 
   Node();
   ~Node();
@@ -177,11 +212,6 @@ std::size_t storage_bytes(const Storage& s);
 Dtype storage_dtype(const Storage& s);
 
 }  // namespace detail
-
-template <class T>
-xt::xarray<T>& Tensor::value() {
-  return const_cast<xt::xarray<T>&>(static_cast<const Tensor*>(this)->value<T>());
-}
 
 /// Throws std::invalid_argument naming `op` unless `a` and `b` share a dtype.
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);

@@ -1,35 +1,14 @@
 #pragma once
-// Taped convolution ops and the Conv2d / ConvTranspose2d modules. The ops call the
-// plain kernels of core/kernels/conv2d.hpp and record a closure that calls the
-// hand-derived backward kernels, computing only the gradients that are needed.
+// The Conv2d and ConvTranspose2d modules: they own the weight and bias and call the
+// taped ops of core/ops/conv.hpp.
 #include <cstdint>
 #include <initializer_list>
-#include <optional>
 #include <string>
+#include <tapegrad/core/ops/conv.hpp>
+#include <tapegrad/layers/module.hpp>
 #include <vector>
 
-#include <tapegrad/core/tape.hpp>
-#include <tapegrad/core/kernels/conv2d.hpp>
-#include <tapegrad/layers/module.hpp>
-
 namespace tapegrad {
-
-using kernels::Conv2dOptions;
-using kernels::ConvTranspose2dOptions;
-using kernels::PaddingMode;
-
-/// y = conv2d(x, weight) + bias, recorded on the tape. x [N, C_in, H, W] or [C_in, H, W];
-/// weight [C_out, C_in/groups, kH, kW]; bias [C_out] or an undefined Tensor.
-/// H_out = floor((H + 2p − d(kH − 1) − 1)/s) + 1 (likewise W).
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
-              const Conv2dOptions& options = {});
-
-/// y = conv_transpose2d(x, weight) + bias, recorded on the tape. weight
-/// [C_in, C_out/groups, kH, kW]. H_out = (H − 1)s − 2p + d(kH − 1) + output_padding + 1;
-/// `output_size` ({H_out, W_out} or the full shape) chooses output_padding instead.
-Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
-                        const ConvTranspose2dOptions& options = {},
-                        const std::optional<std::vector<std::int64_t>>& output_size = std::nullopt);
 
 /// A kernel size: one value for both dims, or {kH, kW}.
 struct KernelSize {
@@ -38,10 +17,43 @@ struct KernelSize {
   std::vector<std::int64_t> values;
 };
 
+namespace detail {
+
+/// What Conv2d and ConvTranspose2d share: channel counts, the kernel, the parameters
+/// and PyTorch's initialisation (_ConvNd).
+class ConvBase : public Module {
+ public:
+  /// Re-draws the parameters as the constructor does: weight ~ kaiming_uniform(a=√5),
+  /// bias ~ U(±1/√fan_in), fan_in from the weight's dims 1..3.
+  void reset_parameters(Generator& gen);
+
+  Tensor weight;
+  Tensor bias;
+
+ protected:
+  /// Checks the arguments as PyTorch's constructors do (naming `name`) and creates a
+  /// weight of shape [w0, w1/groups... as given] and a bias of `out_channels`.
+  ConvBase(const char* name, std::int64_t in_channels, std::int64_t out_channels,
+           std::vector<std::int64_t> kernel, std::int64_t groups, bool transposed, bool bias,
+           Dtype dtype, Generator& gen);
+  /// "in, out, kernel_size=(kH, kW), stride=(sH, sW)" and the options that differ from
+  /// their defaults (`padding` already formatted, empty when default), as PyTorch
+  /// prints them.
+  std::string common_repr(const std::vector<std::int64_t>& stride, const std::string& padding,
+                          const std::vector<std::int64_t>& dilation,
+                          const std::vector<std::int64_t>& output_padding,
+                          std::int64_t groups) const;
+
+  std::int64_t in_channels_, out_channels_;
+  std::vector<std::int64_t> kernel_;
+};
+
+}  // namespace detail
+
 /// 2-D convolution layer, as torch.nn.Conv2d. Parameters: weight
 /// [out_channels, in_channels/groups, kH, kW], bias [out_channels].
 /// Output: [N, out_channels, floor((H + 2p − d(kH−1) − 1)/s) + 1, ...].
-class Conv2d : public Module {
+class Conv2d : public detail::ConvBase {
  public:
   /// Initialised as PyTorch: weight ~ kaiming_uniform(a=√5) = U(±1/√fan_in), bias ~
   /// U(±1/√fan_in), fan_in = in_channels/groups·kH·kW, drawing from `gen`.
@@ -53,27 +65,20 @@ class Conv2d : public Module {
          Conv2dOptions options = {}, bool bias = true, std::uint64_t seed = 0,
          Dtype dtype = Dtype::Float32);
 
-  /// Re-draws the parameters as the constructor does.
-  void reset_parameters(Generator& gen);
   Tensor forward(const Tensor& input) override;
   /// "1, 16, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1)", as PyTorch prints it.
   std::string extra_repr() const override;
   std::string name() const override { return "Conv2d"; }
   const Conv2dOptions& options() const { return options_; }
 
-  Tensor weight;
-  Tensor bias;
-
  private:
-  std::int64_t in_channels_, out_channels_;
-  std::vector<std::int64_t> kernel_;
   Conv2dOptions options_;
 };
 
 /// 2-D transposed convolution layer, as torch.nn.ConvTranspose2d. Parameters: weight
 /// [in_channels, out_channels/groups, kH, kW], bias [out_channels].
 /// Output: [N, out_channels, (H − 1)s − 2p + d(kH − 1) + output_padding + 1, ...].
-class ConvTranspose2d : public Module {
+class ConvTranspose2d : public detail::ConvBase {
  public:
   /// Initialised as PyTorch: kaiming_uniform(a=√5) with fan_in computed from the
   /// weight's dim 1 (out_channels/groups·kH·kW), bias ~ U(±1/√fan_in).
@@ -85,7 +90,6 @@ class ConvTranspose2d : public Module {
                   ConvTranspose2dOptions options = {}, bool bias = true, std::uint64_t seed = 0,
                   Dtype dtype = Dtype::Float32);
 
-  void reset_parameters(Generator& gen);
   Tensor forward(const Tensor& input) override;
   /// Forward with PyTorch's output_size: {H_out, W_out} or the full output shape.
   Tensor forward(const Tensor& input, const std::vector<std::int64_t>& output_size);
@@ -93,12 +97,7 @@ class ConvTranspose2d : public Module {
   std::string name() const override { return "ConvTranspose2d"; }
   const ConvTranspose2dOptions& options() const { return options_; }
 
-  Tensor weight;
-  Tensor bias;
-
  private:
-  std::int64_t in_channels_, out_channels_;
-  std::vector<std::int64_t> kernel_;
   ConvTranspose2dOptions options_;
 };
 

@@ -1,11 +1,10 @@
-#include <tapegrad/layers/module.hpp>
-
 #include <cxxabi.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <ostream>
 #include <stdexcept>
+#include <tapegrad/layers/module.hpp>
 #include <typeinfo>
 #include <unordered_map>
 #include <unordered_set>
@@ -246,13 +245,12 @@ Module& Module::to(Dtype dtype) {
     // Replace the value inside the node, not the handle, so every holder of this
     // parameter (layer members, optimizers) sees the converted tensor, as PyTorch's
     // Module::to does through set_data.
-    auto converted = dispatch(dtype, [&]<class U>() {
+    Tensor converted = dispatch(dtype, [&]<class U>() {
       return dispatch(t.dtype(), [&]<class T>() {
-        return std::make_shared<detail::Storage>(xt::xarray<U>(xt::cast<U>(t.value<T>())));
+        return Tensor::from_array(Array<U>(xt::cast<U>(t.cvalue<T>())));
       });
     });
-    t.zero_grad();
-    t.node()->value = std::move(converted);
+    t.set_data(converted);
   }
   return *this;
 }

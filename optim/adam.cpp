@@ -169,8 +169,7 @@ void AdamBase::validate(const AdamOptions& o) const {
     fail("Invalid weight_decay value: " + format_number(o.weight_decay));
 }
 
-void AdamBase::update(const Tensor& param, const tapegrad::detail::Storage& grad,
-                      ParamState& state) {
+void AdamBase::update(const Tensor& param, const Tensor& grad, ParamState& state) {
   if (state.buffers.empty()) {
     // Lazily, like PyTorch: a parameter that never gets a gradient costs no memory.
     const std::size_t count = options_.amsgrad ? 3 : 2;
@@ -196,7 +195,7 @@ void AdamBase::update(const Tensor& param, const tapegrad::detail::Storage& grad
                           static_cast<T>(o.eps)};
     Tensor p = param;
     T* pd = p.value<T>().data();
-    const T* gd = std::get<xt::xarray<T>>(grad).data();
+    const T* gd = grad.value<T>().data();
     T* m = state.buffers[0].value<T>().data();
     T* v = state.buffers[1].value<T>().data();
     T* vmax = o.amsgrad ? state.buffers[2].value<T>().data() : nullptr;

@@ -33,8 +33,7 @@ class AdamBase : public Optimizer {
   AdamBase(const char* name, bool decoupled, std::vector<Tensor> params,
            const AdamOptions& options);
 
-  void update(const Tensor& param, const tapegrad::detail::Storage& grad,
-              ParamState& state) override;
+  void update(const Tensor& param, const Tensor& grad, ParamState& state) override;
   std::vector<std::string> buffer_names() const override;
   bool has_step_state() const override { return true; }
   void save_options(StateDict& out) const override;

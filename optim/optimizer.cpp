@@ -132,40 +132,13 @@ Optimizer::Optimizer(std::string name, std::vector<Tensor> params, double lr)
   state_.resize(params_.size());
 }
 
-namespace {
-// Shape equality of two storages without building Shape vectors (step() runs every
-// iteration and should not allocate).
-bool same_shape(const tapegrad::detail::Storage& a, const tapegrad::detail::Storage& b) {
-  return std::visit(
-      [](const auto& x, const auto& y) {
-        return x.dimension() == y.dimension() &&
-               std::equal(x.shape().begin(), x.shape().end(), y.shape().begin());
-      },
-      a, b);
-}
-}  // namespace
-
 void Optimizer::step() {
-  // Check every gradient before touching any parameter, so a bad one leaves
-  // the whole model unchanged rather than half-updated. Gradients are read
-  // through the node (core's internal view) because Tensor::grad() allocates.
+  // A gradient always has its parameter's shape and dtype: backward and set_grad are
+  // the only ways to set one, and both check it.
   for (std::size_t i = 0; i < params_.size(); ++i) {
-    const tapegrad::detail::Node* n = params_[i].node();
-    if (!n->grad) continue;
-    if (tapegrad::detail::storage_dtype(*n->grad) != tapegrad::detail::storage_dtype(*n->value) ||
-        !same_shape(*n->grad, *n->value)) {
-      const Tensor& p = params_[i];
-      const Tensor g = p.grad();
-      throw std::invalid_argument(name_ + ".step: parameter " + std::to_string(i) + " has shape " +
-                                  shape_str(p.shape()) + " and dtype " + dtype_name(p.dtype()) +
-                                  " but its gradient has shape " + shape_str(g.shape()) +
-                                  " and dtype " + dtype_name(g.dtype()));
-    }
-  }
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    const tapegrad::detail::Node* n = params_[i].node();
-    if (!n->grad) continue;  // no gradient: skipped, state untouched (PyTorch)
-    update(params_[i], *n->grad, state_[i]);
+    const Tensor g = params_[i].grad();
+    if (!g.defined()) continue;  // no gradient: skipped, state untouched (PyTorch)
+    update(params_[i], g, state_[i]);
   }
 }
 

@@ -125,11 +125,10 @@ class Optimizer {
     std::vector<Tensor> buffers;
   };
 
-  /// Updates `param` (in place, outside autograd) from its gradient's storage `grad`
-  /// (same shape and dtype, checked by step()). The storage rather than a Tensor
-  /// handle: Tensor::grad() allocates a node, and step() should allocate nothing.
-  virtual void update(const Tensor& param, const tapegrad::detail::Storage& grad,
-                      ParamState& state) = 0;
+  /// Updates `param` in place, outside autograd (a modification: it bumps the
+  /// parameter's version), from its gradient `grad` (same shape and dtype, checked by
+  /// step()).
+  virtual void update(const Tensor& param, const Tensor& grad, ParamState& state) = 0;
   /// Names of the per-parameter buffers under the current options.
   virtual std::vector<std::string> buffer_names() const = 0;
   /// Whether ParamState::step is part of the state (saved as "state.<i>.step").

@@ -69,7 +69,7 @@ SGDOptions SGD::options() const {
   return o;
 }
 
-void SGD::update(const Tensor& param, const tapegrad::detail::Storage& grad, ParamState& state) {
+void SGD::update(const Tensor& param, const Tensor& grad, ParamState& state) {
   const bool with_momentum = options_.momentum != 0.0;
   const bool first = state.buffers.empty();
   if (with_momentum && first) {
@@ -81,7 +81,7 @@ void SGD::update(const Tensor& param, const tapegrad::detail::Storage& grad, Par
                          static_cast<T>(1.0 - options_.dampening), static_cast<T>(-lr())};
     Tensor p = param;
     T* pd = p.value<T>().data();
-    const T* gd = std::get<xt::xarray<T>>(grad).data();
+    const T* gd = grad.value<T>().data();
     T* buf = with_momentum ? state.buffers[0].value<T>().data() : nullptr;
     const std::size_t n = p.numel();
     detail::with_flags(

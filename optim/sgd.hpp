@@ -39,8 +39,7 @@ class SGD : public Optimizer {
   SGDOptions options() const;
 
  protected:
-  void update(const Tensor& param, const tapegrad::detail::Storage& grad,
-              ParamState& state) override;
+  void update(const Tensor& param, const Tensor& grad, ParamState& state) override;
   std::vector<std::string> buffer_names() const override;
   void save_options(StateDict& out) const override;
   void load_options(detail::StateReader& in) override;

@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <memory>
 #include <string>
-
 #include <tapegrad/core/checkpoint.hpp>
 #include <tapegrad/core/io/npz.hpp>
 #include <tapegrad/core/ops.hpp>
@@ -65,7 +64,8 @@ void torch_to_tapegrad() {
 
   // Export: PyTorch's state_dict names and values, through tapegrad's npz writer.
   io::NpzDict dict;
-  for (const auto& p : ref->named_parameters()) dict.insert(p.key(), parity::to_xt<T>(p.value()));
+  for (const auto& p : ref->named_parameters())
+    dict.insert(p.key(), io::NpzArray(xt::xarray<T>(parity::to_xt<T>(p.value()))));
   io::save_npz(dir / "torch_model.npz", dict);
 
   Generator gen(1);

@@ -15,15 +15,15 @@
 #include <optional>
 #include <random>
 #include <string>
-#include <vector>
-
-#include <xtensor/xarray.hpp>
-
 #include <tapegrad/core/kernels/conv2d.hpp>
+#include <vector>
+#include <xtensor/xarray.hpp>
 
 #include "parity_helpers.hpp"
 
 using namespace tapegrad::kernels;
+using tapegrad::Shape;
+using tapegrad::shape_str;
 using namespace tapegrad::parity;
 using I = std::int64_t;
 
@@ -39,9 +39,9 @@ double tolerance() {
 
 I pick(std::mt19937_64& rng, I lo, I hi) { return std::uniform_int_distribution<I>(lo, hi)(rng); }
 
-xt::xarray<double> random_array(const std::vector<std::size_t>& shape, std::mt19937_64& rng) {
+tapegrad::Array<double> random_array(const std::vector<std::size_t>& shape, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> dist(-1.0, 1.0);
-  xt::xarray<double> a = xt::xarray<double>::from_shape(shape);
+  tapegrad::Array<double> a = tapegrad::Array<double>::from_shape(shape);
   for (double& v : a) v = dist(rng);
   return a;
 }
@@ -195,9 +195,9 @@ void record(ParityTable& table, const std::string& quantity, const std::string& 
 template <class T>
 void run_conv(const ConvSpec& s, std::uint64_t seed, ParityTable& table) {
   std::mt19937_64 rng(seed);
-  const xt::xarray<T> x = random_array(s.input_shape(), rng);
-  const xt::xarray<T> w = random_array(s.weight_shape(), rng);
-  const xt::xarray<T> b = random_array({std::size_t(s.cout)}, rng);
+  const tapegrad::Array<T> x = random_array(s.input_shape(), rng);
+  const tapegrad::Array<T> w = random_array(s.weight_shape(), rng);
+  const tapegrad::Array<T> b = random_array({std::size_t(s.cout)}, rng);
   const Conv2dOptions opts = s.options();
 
   // Reference first: its output shape gives the shape of dL/dy.
@@ -206,12 +206,12 @@ void run_conv(const ConvSpec& s, std::uint64_t seed, ParityTable& table) {
   const torch::Tensor bt = to_torch(b).requires_grad_(true);
   const torch::Tensor y_ref = torch_conv(s, xt_, wt, optional_tensor(s.bias, bt));
   const std::vector<std::size_t> y_shape(y_ref.sizes().begin(), y_ref.sizes().end());
-  const xt::xarray<T> dy = random_array(y_shape, rng);
+  const tapegrad::Array<T> dy = random_array(y_shape, rng);
   y_ref.backward(to_torch(dy));
 
-  const xt::xarray<T> y = conv2d_forward(x, w, s.bias ? &b : nullptr, opts);
-  const xt::xarray<T> dx = conv2d_backward_input(dy, w, s.input_shape(), opts);
-  const xt::xarray<T> dw = conv2d_backward_weight(dy, x, s.weight_shape(), opts);
+  const tapegrad::Array<T> y = conv2d_forward(x, w, s.bias ? &b : nullptr, opts);
+  const tapegrad::Array<T> dx = conv2d_backward_input(dy, w, s.input_shape(), opts);
+  const tapegrad::Array<T> dw = conv2d_backward_weight(dy, x, s.weight_shape(), opts);
   const std::string dtype = dtype_label<T>(), text = s.text();
   record(table, "Conv2d y", dtype, compare(y, y_ref), tolerance<T>(), text);
   record(table, "Conv2d dL/dx", dtype, compare(dx, grad_of(xt_)), tolerance<T>(), text);
@@ -355,9 +355,9 @@ TransposeSpec random_transpose(std::mt19937_64& rng) {
 template <class T>
 void run_transpose(const TransposeSpec& s, std::uint64_t seed, ParityTable& table) {
   std::mt19937_64 rng(seed);
-  const xt::xarray<T> x = random_array(s.input_shape(), rng);
-  const xt::xarray<T> w = random_array(s.weight_shape(), rng);
-  const xt::xarray<T> b = random_array({std::size_t(s.cout)}, rng);
+  const tapegrad::Array<T> x = random_array(s.input_shape(), rng);
+  const tapegrad::Array<T> w = random_array(s.weight_shape(), rng);
+  const tapegrad::Array<T> b = random_array({std::size_t(s.cout)}, rng);
   const ConvTranspose2dOptions opts = s.options();
   const auto op = s.effective_output_padding();
 
@@ -368,13 +368,13 @@ void run_transpose(const TransposeSpec& s, std::uint64_t seed, ParityTable& tabl
       torch::conv_transpose2d(xt_, wt, optional_tensor(s.bias, bt), {s.sh, s.sw}, {s.ph, s.pw},
                               {op[0], op[1]}, s.groups, {s.dh, s.dw});
   const std::vector<std::size_t> y_shape(y_ref.sizes().begin(), y_ref.sizes().end());
-  const xt::xarray<T> dy = random_array(y_shape, rng);
+  const tapegrad::Array<T> dy = random_array(y_shape, rng);
   y_ref.backward(to_torch(dy));
 
-  const xt::xarray<T> y =
+  const tapegrad::Array<T> y =
       conv_transpose2d_forward(x, w, s.bias ? &b : nullptr, opts, s.output_size);
-  const xt::xarray<T> dx = conv_transpose2d_backward_input(dy, w, s.input_shape(), opts);
-  const xt::xarray<T> dw = conv_transpose2d_backward_weight(dy, x, s.weight_shape(), opts);
+  const tapegrad::Array<T> dx = conv_transpose2d_backward_input(dy, w, s.input_shape(), opts);
+  const tapegrad::Array<T> dw = conv_transpose2d_backward_weight(dy, x, s.weight_shape(), opts);
   const std::string dtype = dtype_label<T>(), text = s.text();
   record(table, "ConvTranspose2d y", dtype, compare(y, y_ref), tolerance<T>(), text);
   record(table, "ConvTranspose2d dL/dx", dtype, compare(dx, grad_of(xt_)), tolerance<T>(), text);

@@ -3,9 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <iostream>
-
-#include <tapegrad/layers/conv.hpp>
 #include <tapegrad/core/ops.hpp>
+#include <tapegrad/core/tape.hpp>
+#include <tapegrad/layers/conv.hpp>
 
 #include "parity_helpers.hpp"
 
@@ -38,7 +38,8 @@ void four_layer_case(ParityTable& table) {
   REQUIRE(params.size() == tparams.size());
   for (std::size_t i = 0; i < params.size(); ++i) params[i].value<T>() = to_xt<T>(tparams[i]);
 
-  torch::Tensor tx = torch::randn({2, 3, 12, 11}, torch::TensorOptions().dtype(torch_dtype<T>())).requires_grad_(true);
+  torch::Tensor tx = torch::randn({2, 3, 12, 11}, torch::TensorOptions().dtype(torch_dtype<T>()))
+                         .requires_grad_(true);
   Tensor x = Tensor::from(to_xt<T>(tx), true);
   torch::Tensor ty = ref->forward(tx);
   torch::Tensor ttarget = torch::rand_like(ty);

@@ -5,6 +5,8 @@
 // libtorch is the reference only; nothing here is used by the library.
 // Note: <torch/torch.h> brings glog's CHECK macro (abort, not a doctest assertion),
 // so files including this header write DOCTEST_CHECK / DOCTEST_REQUIRE.
+#include <torch/torch.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -16,8 +18,6 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
-
-#include <torch/torch.h>
 #include <xtensor/xarray.hpp>
 
 namespace tapegrad::parity {
@@ -37,7 +37,7 @@ const char* dtype_label() {
 
 /// A new contiguous CPU tensor holding a copy of `a` (kFloat or kDouble).
 template <class T>
-torch::Tensor to_torch(const xt::xarray<T>& a) {
+torch::Tensor to_torch(const tapegrad::Array<T>& a) {
   const std::vector<std::int64_t> shape(a.shape().begin(), a.shape().end());
   torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(torch_dtype<T>()));
   if (a.size() > 0) std::memcpy(t.data_ptr<T>(), a.data(), a.size() * sizeof(T));
@@ -46,10 +46,10 @@ torch::Tensor to_torch(const xt::xarray<T>& a) {
 
 /// A copy of `t` (any dtype, layout or device; detached) as an xtensor array of T.
 template <class T>
-xt::xarray<T> to_xt(const torch::Tensor& t) {
+tapegrad::Array<T> to_xt(const torch::Tensor& t) {
   const torch::Tensor c = t.detach().to(torch::kCPU, torch_dtype<T>()).contiguous();
   std::vector<std::size_t> shape(c.sizes().begin(), c.sizes().end());
-  xt::xarray<T> a = xt::xarray<T>::from_shape(shape);
+  tapegrad::Array<T> a = tapegrad::Array<T>::from_shape(shape);
   if (a.size() > 0) std::memcpy(a.data(), c.data_ptr<T>(), a.size() * sizeof(T));
   return a;
 }
@@ -66,7 +66,7 @@ struct ErrorStats {
 
 /// Compares `got` with `ref` element by element (ref is converted to double).
 template <class T>
-ErrorStats compare(const xt::xarray<T>& got, const torch::Tensor& ref) {
+ErrorStats compare(const tapegrad::Array<T>& got, const torch::Tensor& ref) {
   ErrorStats s;
   const torch::Tensor r = ref.detach().to(torch::kCPU, torch::kDouble).contiguous();
   const std::vector<std::int64_t> got_shape(got.shape().begin(), got.shape().end());

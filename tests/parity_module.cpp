@@ -11,7 +11,6 @@
 #include <memory>
 #include <sstream>
 #include <string>
-
 #include <tapegrad/core/ops.hpp>
 #include <tapegrad/layers/activation.hpp>
 #include <tapegrad/layers/flatten.hpp>
@@ -51,7 +50,8 @@ parity::ParityTable& table() {
 }
 
 template <class T>
-void check_against(const std::string& what, const xt::xarray<T>& got, const torch::Tensor& ref) {
+void check_against(const std::string& what, const tapegrad::Array<T>& got,
+                   const torch::Tensor& ref) {
   const parity::ErrorStats s = compare(got, ref);
   table().add(what, parity::dtype_label<T>(), s);
   CAPTURE(what);
@@ -195,11 +195,12 @@ TEST_CASE("parity: Linear's default init has torch::nn::Linear's distribution") 
   torch::nn::Linear ref(in, out);
   Generator gen(5);
   Linear lin(in, out, gen);
-  const xt::xarray<double> w_ref = to_xt<double>(ref->weight), b_ref = to_xt<double>(ref->bias);
-  const xt::xarray<double> w = xt::cast<double>(lin.weight.value<float>());
-  const xt::xarray<double> b = xt::cast<double>(lin.bias.value<float>());
-  auto max_abs = [](const xt::xarray<double>& a) { return xt::amax(xt::abs(a))(); };
-  auto var = [](const xt::xarray<double>& a) { return xt::variance(a)(); };
+  const tapegrad::Array<double> w_ref = to_xt<double>(ref->weight),
+                                b_ref = to_xt<double>(ref->bias);
+  const tapegrad::Array<double> w = xt::cast<double>(lin.weight.value<float>());
+  const tapegrad::Array<double> b = xt::cast<double>(lin.bias.value<float>());
+  auto max_abs = [](const tapegrad::Array<double>& a) { return xt::amax(xt::abs(a))(); };
+  auto var = [](const tapegrad::Array<double>& a) { return xt::variance(a)(); };
   CHECK(max_abs(w_ref) <= bound);
   CHECK(max_abs(w) <= bound);
   CHECK(max_abs(w_ref) > 0.99 * bound);

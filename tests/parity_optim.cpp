@@ -163,7 +163,7 @@ template <class T>
 tg::Tensor to_tapegrad(const std::vector<double>& v, const std::vector<std::int64_t>& shape,
                        bool requires_grad) {
   tg::Shape s(shape.begin(), shape.end());
-  xt::xarray<T> a = xt::zeros<T>(s);
+  tapegrad::Array<T> a = xt::zeros<T>(s);
   std::copy(v.begin(), v.end(), a.data());
   return tg::Tensor::from(std::move(a), requires_grad);
 }
@@ -217,7 +217,7 @@ Errors run(const Problem& pr, const MakeOurs& make_ours, const MakeTheirs& make_
         continue;
       }
       tg::Tensor gt = to_tapegrad<T>(g, kShapes[i], false);
-      tg::accumulate_grad<T>("parity", ours[i], xt::xarray<T>(gt.value<T>()));
+      ours[i].set_grad(gt);
       torch::Tensor tgrad = to_torch<T>(g, kShapes[i]);
       theirs[i].mutable_grad() = negate_for_torch ? -tgrad : tgrad;
       if (std::is_same_v<T, double>) ref_step(ref[i], g, ref_state[i]);
@@ -430,9 +430,7 @@ TEST_CASE("parity: Adam under CosineAnnealingLR vs libtorch Adam with the same l
         theirs[i].mutable_grad() = torch::Tensor();
         continue;
       }
-      tg::accumulate_grad<double>(
-          "parity", ours[i],
-          xt::xarray<double>(to_tapegrad<double>(g, kShapes[i], false).value<double>()));
+      ours[i].set_grad(to_tapegrad<double>(g, kShapes[i], false));
       theirs[i].mutable_grad() = to_torch<double>(g, kShapes[i]);
     }
     opt.step();

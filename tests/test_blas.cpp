@@ -1,12 +1,10 @@
 #include <doctest/doctest.h>
-
-#include <tapegrad/core/blas.hpp>
-
 #include <omp.h>
 
 #include <array>
 #include <cmath>
 #include <cstdlib>
+#include <tapegrad/core/blas/gemm.hpp>
 #include <vector>
 
 using namespace tapegrad;
@@ -31,20 +29,11 @@ TEST_CASE("blas: gemm with transposes against a hand computation") {
   CHECK(cf == std::vector<float>{9, 11, 21, 23});
 }
 
-TEST_CASE("blas: the kernel setting reaches the program's environment") {
-  // Set by the .preinit_array entry (core/blas.cpp) through one re-exec, unless the
-  // user set it; either way it must be there when OpenBLAS loads.
-  if (std::getenv("OPENBLAS_CORETYPE") == nullptr) {
-    __builtin_cpu_init();
-    CHECK_FALSE(__builtin_cpu_supports("avx512f"));  // only left unset without AVX-512
-  }
-}
-
 namespace {
 
 // C = op(A)·op(B) + 0.5·C0 by the definition, in long double.
-std::vector<double> reference_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n,
-                                   std::int64_t k, const std::vector<double>& a, std::int64_t lda,
+std::vector<double> reference_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k,
+                                   const std::vector<double>& a, std::int64_t lda,
                                    const std::vector<double>& b, std::int64_t ldb,
                                    std::vector<double> c, std::int64_t ldc) {
   for (std::int64_t i = 0; i < m; ++i)
@@ -66,8 +55,8 @@ TEST_CASE("blas: products split over the OpenMP threads match the definition") {
   const int saved = omp_get_max_threads();
   for (int threads : {1, 2, 3}) {
     omp_set_num_threads(threads);
-    for (auto [m, n, k] : {std::array<std::int64_t, 3>{37, 301, 129},
-                           std::array<std::int64_t, 3>{301, 37, 129}})
+    for (auto [m, n, k] :
+         {std::array<std::int64_t, 3>{37, 301, 129}, std::array<std::int64_t, 3>{301, 37, 129}})
       for (bool ta : {false, true})
         for (bool tb : {false, true}) {
           const std::int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 7;
@@ -84,8 +73,8 @@ TEST_CASE("blas: products split over the OpenMP threads match the definition") {
           for (std::size_t i = 0; i < c.size(); ++i) {
             const bool padding = static_cast<std::int64_t>(i) % ldc >= n;
             // Padding columns of C must be left exactly as they were.
-            worst = std::max(worst, padding ? std::abs(c[i] - double(i % 13))
-                                            : std::abs(c[i] - want[i]));
+            worst = std::max(worst,
+                             padding ? std::abs(c[i] - double(i % 13)) : std::abs(c[i] - want[i]));
           }
           CAPTURE(threads);
           CAPTURE(m);
@@ -112,13 +101,17 @@ TEST_CASE("blas: a product split over threads is bit-identical to the unsplit on
   // Shapes from the convolutions (the autoencoder's dense layers at batch 32 and 64, a
   // weight gradient), around OpenBLAS's small-matrix limit of 10^6 multiply-adds.
   const int saved = omp_get_max_threads();
-  struct Shape3 { std::int64_t m, n, k; bool ta, tb; };
+  struct Shape3 {
+    std::int64_t m, n, k;
+    bool ta, tb;
+  };
   for (const Shape3& s : {Shape3{32, 64, 1568, false, true}, Shape3{64, 64, 1568, false, true},
                           Shape3{32, 1568, 64, false, false}, Shape3{64, 1568, 32, true, false},
                           Shape3{64, 576, 3136, false, true}, Shape3{150, 170, 60, false, false},
                           Shape3{600, 48, 90, true, true}}) {
     const std::int64_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
-    std::vector<float> a(static_cast<std::size_t>(s.m * s.k)), b(static_cast<std::size_t>(s.k * s.n));
+    std::vector<float> a(static_cast<std::size_t>(s.m * s.k)),
+        b(static_cast<std::size_t>(s.k * s.n));
     for (std::size_t i = 0; i < a.size(); ++i) a[i] = float(std::sin(0.7 * double(i)));
     for (std::size_t i = 0; i < b.size(); ++i) b[i] = float(std::cos(0.3 * double(i)));
     std::vector<std::vector<float>> results;

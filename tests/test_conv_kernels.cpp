@@ -3,7 +3,6 @@
 // conv_transpose2d, im2col/col2im, and every rejected argument with its message.
 // No libtorch here: tests/parity_conv.cpp compares against PyTorch.
 #include <doctest/doctest.h>
-
 #include <omp.h>
 
 #include <algorithm>
@@ -12,32 +11,34 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <tapegrad/core/kernels/conv2d.hpp>
 #include <vector>
-
 #include <xtensor/xarray.hpp>
 #include <xtensor/xbuilder.hpp>
 
-#include <tapegrad/core/kernels/conv2d.hpp>
-
 using namespace tapegrad::kernels;
+using tapegrad::Shape;
+using tapegrad::shape_str;
 using I = std::int64_t;
 
 namespace {
 
 // ---- helpers --------------------------------------------------------------------
 
-xt::xarray<double> random_array(const Shape& shape, std::mt19937_64& rng) {
+tapegrad::Array<double> random_array(const Shape& shape, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> dist(-1.0, 1.0);
-  xt::xarray<double> a = xt::xarray<double>::from_shape(shape);
+  tapegrad::Array<double> a = tapegrad::Array<double>::from_shape(shape);
   for (double& v : a) v = dist(rng);
   return a;
 }
 
-Shape shape_of(const xt::xarray<double>& a) { return Shape(a.shape().begin(), a.shape().end()); }
+Shape shape_of(const tapegrad::Array<double>& a) {
+  return Shape(a.shape().begin(), a.shape().end());
+}
 
 // max |got − ref| relative to max(1, max |ref|): round-off in double stays ~1e-15.
-double rel_error(const xt::xarray<double>& got, const xt::xarray<double>& ref) {
-  REQUIRE(shape_to_string(shape_of(got)) == shape_to_string(shape_of(ref)));
+double rel_error(const tapegrad::Array<double>& got, const tapegrad::Array<double>& ref) {
+  REQUIRE(shape_str(shape_of(got)) == shape_str(shape_of(ref)));
   double err = 0.0, scale = 1.0;
   for (std::size_t i = 0; i < ref.size(); ++i) {
     err = std::max(err, std::abs(got.data()[i] - ref.data()[i]));
@@ -46,7 +47,7 @@ double rel_error(const xt::xarray<double>& got, const xt::xarray<double>& ref) {
   return err / scale;
 }
 
-double dot(const xt::xarray<double>& a, const xt::xarray<double>& b) {
+double dot(const tapegrad::Array<double>& a, const tapegrad::Array<double>& b) {
   REQUIRE(a.size() == b.size());
   double s = 0.0;
   for (std::size_t i = 0; i < a.size(); ++i) s += a.data()[i] * b.data()[i];
@@ -86,11 +87,12 @@ inline I at(I c_, I h_, I w_, I n, I c, I h, I w) { return ((n * c_ + c) * h_ + 
 // y[n,o,i,j] = b[o] + Σ_{c,u,v} W[o,c,u,v] · x[n, g·C_in/g + c, s·i − p + d·u, s·j − p + d·v]
 // together with its three gradients for a given dL/dy, all by direct loops.
 struct ConvRefResult {
-  xt::xarray<double> y, dx, dw, db;
+  tapegrad::Array<double> y, dx, dw, db;
 };
 
-ConvRefResult conv_reference(const Ref& r, const xt::xarray<double>& x, const xt::xarray<double>& w,
-                             const xt::xarray<double>* b, const xt::xarray<double>& dy) {
+ConvRefResult conv_reference(const Ref& r, const tapegrad::Array<double>& x,
+                             const tapegrad::Array<double>& w, const tapegrad::Array<double>* b,
+                             const tapegrad::Array<double>& dy) {
   const I cin_g = r.cin / r.groups, cout_g = r.cout / r.groups;
   ConvRefResult out;
   out.y = xt::zeros<double>(
@@ -129,9 +131,10 @@ ConvRefResult conv_reference(const Ref& r, const xt::xarray<double>& x, const xt
 // The transposed convolution in its scatter form: every input element x[n, c, i, j]
 // adds x · W[c, o, u, v] to y[n, g·C_out/g + o, s·i − p + d·u, s·j − p + d·v]
 // (dropped when outside the output), with its gradients by the same loops.
-ConvRefResult conv_transpose_reference(const Ref& r, const xt::xarray<double>& x,
-                                       const xt::xarray<double>& w, const xt::xarray<double>* b,
-                                       const xt::xarray<double>& dy) {
+ConvRefResult conv_transpose_reference(const Ref& r, const tapegrad::Array<double>& x,
+                                       const tapegrad::Array<double>& w,
+                                       const tapegrad::Array<double>* b,
+                                       const tapegrad::Array<double>& dy) {
   const I cin_g = r.cin / r.groups, cout_g = r.cout / r.groups;
   ConvRefResult out;
   out.y = xt::zeros<double>(
@@ -323,8 +326,8 @@ Shape output_shape_of(const Ref& r, bool unbatched) {
 }
 
 // The reference works on 4-D arrays; unbatched arrays are the same data with N = 1.
-xt::xarray<double> as_shape(const xt::xarray<double>& a, const Shape& s) {
-  xt::xarray<double> b = xt::xarray<double>::from_shape(s);
+tapegrad::Array<double> as_shape(const tapegrad::Array<double>& a, const Shape& s) {
+  tapegrad::Array<double> b = tapegrad::Array<double>::from_shape(s);
   std::copy(a.data(), a.data() + a.size(), b.data());
   return b;
 }
@@ -335,16 +338,16 @@ void run_conv_case(const ConvCase& cc, std::mt19937_64& rng) {
   CAPTURE(cc.text);
   const Ref& r = cc.ref;
   const Shape xs = input_shape_of(r, cc.unbatched), ys = output_shape_of(r, cc.unbatched);
-  const xt::xarray<double> x = random_array(xs, rng);
-  const xt::xarray<double> w = random_array(
+  const tapegrad::Array<double> x = random_array(xs, rng);
+  const tapegrad::Array<double> w = random_array(
       {std::size_t(r.cout), std::size_t(r.cin / r.groups), std::size_t(r.kh), std::size_t(r.kw)},
       rng);
-  const xt::xarray<double> b = random_array({std::size_t(r.cout)}, rng);
-  const xt::xarray<double> dy = random_array(ys, rng);
-  const xt::xarray<double>* bp = cc.bias ? &b : nullptr;
+  const tapegrad::Array<double> b = random_array({std::size_t(r.cout)}, rng);
+  const tapegrad::Array<double> dy = random_array(ys, rng);
+  const tapegrad::Array<double>* bp = cc.bias ? &b : nullptr;
 
   const ConvRefResult ref = conv_reference(r, x, w, bp, dy);
-  CHECK(shape_to_string(conv2d_output_shape(xs, shape_of(w), cc.opts)) == shape_to_string(ys));
+  CHECK(shape_str(conv2d_output_shape(xs, shape_of(w), cc.opts)) == shape_str(ys));
   CHECK(rel_error(conv2d_forward(x, w, bp, cc.opts), as_shape(ref.y, ys)) < kTol);
   CHECK(rel_error(conv2d_backward_input(dy, w, xs, cc.opts), as_shape(ref.dx, xs)) < kTol);
   CHECK(rel_error(conv2d_backward_weight(dy, x, shape_of(w), cc.opts), ref.dw) < kTol);
@@ -355,17 +358,17 @@ void run_transpose_case(const TransposeCase& tc, std::mt19937_64& rng) {
   CAPTURE(tc.text);
   const Ref& r = tc.ref;
   const Shape xs = input_shape_of(r, tc.unbatched), ys = output_shape_of(r, tc.unbatched);
-  const xt::xarray<double> x = random_array(xs, rng);
-  const xt::xarray<double> w = random_array(
+  const tapegrad::Array<double> x = random_array(xs, rng);
+  const tapegrad::Array<double> w = random_array(
       {std::size_t(r.cin), std::size_t(r.cout / r.groups), std::size_t(r.kh), std::size_t(r.kw)},
       rng);
-  const xt::xarray<double> b = random_array({std::size_t(r.cout)}, rng);
-  const xt::xarray<double> dy = random_array(ys, rng);
-  const xt::xarray<double>* bp = tc.bias ? &b : nullptr;
+  const tapegrad::Array<double> b = random_array({std::size_t(r.cout)}, rng);
+  const tapegrad::Array<double> dy = random_array(ys, rng);
+  const tapegrad::Array<double>* bp = tc.bias ? &b : nullptr;
 
   const ConvRefResult ref = conv_transpose_reference(r, x, w, bp, dy);
-  CHECK(shape_to_string(conv_transpose2d_output_shape(xs, shape_of(w), tc.opts, tc.output_size)) ==
-        shape_to_string(ys));
+  CHECK(shape_str(conv_transpose2d_output_shape(xs, shape_of(w), tc.opts, tc.output_size)) ==
+        shape_str(ys));
   CHECK(rel_error(conv_transpose2d_forward(x, w, bp, tc.opts, tc.output_size),
                   as_shape(ref.y, ys)) < kTol);
   CHECK(rel_error(conv_transpose2d_backward_input(dy, w, xs, tc.opts), as_shape(ref.dx, xs)) <
@@ -482,7 +485,8 @@ TEST_CASE("conv2d kernels: depthwise convolutions (direct kernels), every path")
         for (I mult : {1, 3}) {
           if (19 + 2 * p - d * 2 - 1 < 0) continue;
           run_conv_case(fixed_conv_case(3, 4, 4 * mult, 19, 19, 3, s, p, d, 4), rng);
-          run_transpose_case(fixed_transpose_case(3, 4, 4 * mult, 9, 9, 3, s, std::min<I>(p, 1), 0, d, 4), rng);
+          run_transpose_case(
+              fixed_transpose_case(3, 4, 4 * mult, 9, 9, 3, s, std::min<I>(p, 1), 0, d, 4), rng);
         }
   // rectangular kernels and planes, "same" padding with an even kernel
   ConvCase cc = fixed_conv_case(2, 6, 12, 11, 7, 3, 1, 1, 1, 6);
@@ -508,12 +512,12 @@ TEST_CASE("conv2d kernels: the autoencoder's layers") {
 
 TEST_CASE("conv2d kernels: same padding with an even kernel pads the bottom/right") {
   std::mt19937_64 rng(10);
-  const xt::xarray<double> x = random_array({1, 1, 5, 6}, rng);
-  const xt::xarray<double> w = random_array({1, 1, 4, 2}, rng);
+  const tapegrad::Array<double> x = random_array({1, 1, 5, 6}, rng);
+  const tapegrad::Array<double> w = random_array({1, 1, 4, 2}, rng);
   const auto y = conv2d_forward(x, w, nullptr, Conv2dOptions{}.padding("same"));
-  CHECK(shape_to_string(shape_of(y)) == "[1, 1, 5, 6]");
+  CHECK(shape_str(shape_of(y)) == "[1, 1, 5, 6]");
   // Total padding 3 rows: 1 on top, 2 below; 1 column: 0 left, 1 right.
-  xt::xarray<double> xp = xt::zeros<double>({1, 1, 8, 7});
+  tapegrad::Array<double> xp = xt::zeros<double>({1, 1, 8, 7});
   for (I i = 0; i < 5; ++i)
     for (I j = 0; j < 6; ++j) xp(0, 0, i + 1, j) = x(0, 0, i, j);
   const auto ref = conv2d_forward(xp, w, nullptr, Conv2dOptions{});
@@ -523,26 +527,26 @@ TEST_CASE("conv2d kernels: same padding with an even kernel pads the bottom/righ
 }
 
 TEST_CASE("conv2d kernels: empty batch gives an empty output and zero gradients") {
-  const xt::xarray<double> x = xt::zeros<double>({0, 4, 5, 5});
-  const xt::xarray<double> w = xt::ones<double>({6, 2, 3, 3});
-  const xt::xarray<double> b = xt::ones<double>({6});
+  const tapegrad::Array<double> x = xt::zeros<double>({0, 4, 5, 5});
+  const tapegrad::Array<double> w = xt::ones<double>({6, 2, 3, 3});
+  const tapegrad::Array<double> b = xt::ones<double>({6});
   const auto opts = Conv2dOptions{}.groups(2).padding(1);
   const auto y = conv2d_forward(x, w, &b, opts);
-  CHECK(shape_to_string(shape_of(y)) == "[0, 6, 5, 5]");
+  CHECK(shape_str(shape_of(y)) == "[0, 6, 5, 5]");
   const auto dx = conv2d_backward_input(y, w, shape_of(x), opts);
-  CHECK(shape_to_string(shape_of(dx)) == "[0, 4, 5, 5]");
+  CHECK(shape_str(shape_of(dx)) == "[0, 4, 5, 5]");
   const auto dw = conv2d_backward_weight(y, x, shape_of(w), opts);
-  CHECK(shape_to_string(shape_of(dw)) == "[6, 2, 3, 3]");
+  CHECK(shape_str(shape_of(dw)) == "[6, 2, 3, 3]");
   CHECK(std::all_of(dw.begin(), dw.end(), [](double v) { return v == 0.0; }));
   const auto db = conv2d_backward_bias(y);
-  CHECK(shape_to_string(shape_of(db)) == "[6]");
+  CHECK(shape_str(shape_of(db)) == "[6]");
   CHECK(std::all_of(db.begin(), db.end(), [](double v) { return v == 0.0; }));
 
-  const xt::xarray<double> wt = xt::ones<double>({4, 3, 3, 3});
+  const tapegrad::Array<double> wt = xt::ones<double>({4, 3, 3, 3});
   const auto topts = ConvTranspose2dOptions{}.stride(2).padding(1).output_padding(1);
   const auto yt = conv_transpose2d_forward(x, wt, nullptr, topts);
-  CHECK(shape_to_string(shape_of(yt)) == "[0, 3, 10, 10]");
-  CHECK(shape_to_string(shape_of(conv_transpose2d_backward_input(yt, wt, shape_of(x), topts))) ==
+  CHECK(shape_str(shape_of(yt)) == "[0, 3, 10, 10]");
+  CHECK(shape_str(shape_of(conv_transpose2d_backward_input(yt, wt, shape_of(x), topts))) ==
         "[0, 4, 5, 5]");
   const auto dwt = conv_transpose2d_backward_weight(yt, x, shape_of(wt), topts);
   CHECK(std::all_of(dwt.begin(), dwt.end(), [](double v) { return v == 0.0; }));
@@ -550,20 +554,21 @@ TEST_CASE("conv2d kernels: empty batch gives an empty output and zero gradients"
 
 TEST_CASE("conv2d kernels: float matches double") {
   std::mt19937_64 rng(11);
-  const xt::xarray<double> x = random_array({2, 4, 9, 8}, rng);
-  const xt::xarray<double> w = random_array({6, 2, 3, 2}, rng);
-  const xt::xarray<double> b = random_array({6}, rng);
+  const tapegrad::Array<double> x = random_array({2, 4, 9, 8}, rng);
+  const tapegrad::Array<double> w = random_array({6, 2, 3, 2}, rng);
+  const tapegrad::Array<double> b = random_array({6}, rng);
   const auto opts = Conv2dOptions{}.stride({2, 1}).padding({1, 2}).dilation({1, 2}).groups(2);
   const auto yd = conv2d_forward(x, w, &b, opts);
-  const xt::xarray<float> xf = xt::cast<float>(x), wf = xt::cast<float>(w), bf = xt::cast<float>(b);
-  const xt::xarray<float> yf = conv2d_forward(xf, wf, &bf, opts);
+  const tapegrad::Array<float> xf = xt::cast<float>(x), wf = xt::cast<float>(w),
+                               bf = xt::cast<float>(b);
+  const tapegrad::Array<float> yf = conv2d_forward(xf, wf, &bf, opts);
   CHECK(rel_error(xt::cast<double>(yf), yd) < 1e-5);
   const auto dwd = conv2d_backward_weight(yd, x, shape_of(w), opts);
-  const xt::xarray<float> dwf = conv2d_backward_weight(yf, xf, Shape{6, 2, 3, 2}, opts);
+  const tapegrad::Array<float> dwf = conv2d_backward_weight(yf, xf, Shape{6, 2, 3, 2}, opts);
   CHECK(rel_error(xt::cast<double>(dwf), dwd) < 1e-5);
   const auto topts = ConvTranspose2dOptions{}.stride(2).padding(1).groups(2);
-  const xt::xarray<double> wt = random_array({4, 3, 3, 3}, rng);
-  const xt::xarray<float> wtf = xt::cast<float>(wt);
+  const tapegrad::Array<double> wt = random_array({4, 3, 3, 3}, rng);
+  const tapegrad::Array<float> wtf = xt::cast<float>(wt);
   CHECK(rel_error(xt::cast<double>(conv_transpose2d_forward(xf, wtf, nullptr, topts)),
                   conv_transpose2d_forward(x, wt, nullptr, topts)) < 1e-5);
 }
@@ -652,14 +657,14 @@ TEST_CASE("im2col kernels: col2im is the adjoint of im2col and im2col follows th
   }
   // Unbatched input: N = 1 columns.
   const auto x3 = random_array({2, 4, 4}, rng);
-  CHECK(shape_to_string(shape_of(im2col(x3, Im2colParams{{3, 3}, {1, 1}, {1, 1}, {1, 1}}))) ==
+  CHECK(shape_str(shape_of(im2col(x3, Im2colParams{{3, 3}, {1, 1}, {1, 1}, {1, 1}}))) ==
         "[18, 16]");
 }
 
 // ---- rejected arguments -------------------------------------------------------------------
 
 namespace {
-xt::xarray<double> zeros(const Shape& s) { return xt::zeros<double>(s); }
+tapegrad::Array<double> zeros(const Shape& s) { return xt::zeros<double>(s); }
 }  // namespace
 
 TEST_CASE("conv2d kernels: bad input rank and weight rank") {
@@ -897,7 +902,7 @@ TEST_CASE("conv_transpose2d kernels: output_padding, output_size and empty outpu
                         "stride_height: 2 stride_width: 1 dilation_height: 1 dilation_width: 1"),
       std::invalid_argument);
   // Below the dilation is fine even at stride 1.
-  CHECK(shape_to_string(conv_transpose2d_output_shape(
+  CHECK(shape_str(conv_transpose2d_output_shape(
             Shape{1, 2, 4, 4}, Shape{2, 3, 3, 3},
             ConvTranspose2dOptions{}.dilation(2).output_padding(1))) == "[1, 3, 9, 9]");
   CHECK_THROWS_WITH_AS(
@@ -908,13 +913,12 @@ TEST_CASE("conv_transpose2d kernels: output_padding, output_size and empty outpu
       std::invalid_argument);
   // output_size: min = (4−1)·2 − 2 + 2 + 1 = 7, max = 8.
   const auto opts = ConvTranspose2dOptions{}.stride(2).padding(1);
-  CHECK(shape_to_string(conv_transpose2d_output_shape(Shape{1, 2, 4, 4}, Shape{2, 3, 3, 3}, opts,
-                                                      std::vector<I>{8, 7})) == "[1, 3, 8, 7]");
-  CHECK(shape_to_string(conv_transpose2d_output_shape(Shape{1, 2, 4, 4}, Shape{2, 3, 3, 3}, opts,
-                                                      std::vector<I>{1, 3, 8, 8})) ==
-        "[1, 3, 8, 8]");
-  CHECK(shape_to_string(conv_transpose2d_output_shape(Shape{2, 4, 4}, Shape{2, 3, 3, 3}, opts,
-                                                      std::vector<I>{3, 8, 8})) == "[3, 8, 8]");
+  CHECK(shape_str(conv_transpose2d_output_shape(Shape{1, 2, 4, 4}, Shape{2, 3, 3, 3}, opts,
+                                                std::vector<I>{8, 7})) == "[1, 3, 8, 7]");
+  CHECK(shape_str(conv_transpose2d_output_shape(Shape{1, 2, 4, 4}, Shape{2, 3, 3, 3}, opts,
+                                                std::vector<I>{1, 3, 8, 8})) == "[1, 3, 8, 8]");
+  CHECK(shape_str(conv_transpose2d_output_shape(Shape{2, 4, 4}, Shape{2, 3, 3, 3}, opts,
+                                                std::vector<I>{3, 8, 8})) == "[3, 8, 8]");
   CHECK_THROWS_WITH_AS(
       conv_transpose2d_forward(x, w, nullptr, opts, std::vector<I>{9, 7}),
       doctest::Contains("conv_transpose2d: requested an output size of [9, 7], but valid sizes "
@@ -998,23 +1002,23 @@ TEST_CASE("im2col kernels: bad arguments") {
 namespace {
 
 // Every conv kernel's float32 results, computed with `threads` OpenMP threads.
-std::vector<xt::xarray<float>> conv_results(const ConvCase& cc, int threads) {
+std::vector<tapegrad::Array<float>> conv_results(const ConvCase& cc, int threads) {
   const Ref& r = cc.ref;
   std::mt19937_64 rng(99);  // the same inputs for every thread count
   const Shape xs = input_shape_of(r, false), ys = output_shape_of(r, false);
-  const xt::xarray<float> x = xt::cast<float>(random_array(xs, rng));
-  const xt::xarray<float> w = xt::cast<float>(random_array(
+  const tapegrad::Array<float> x = xt::cast<float>(random_array(xs, rng));
+  const tapegrad::Array<float> w = xt::cast<float>(random_array(
       {std::size_t(r.cout), std::size_t(r.cin / r.groups), std::size_t(r.kh), std::size_t(r.kw)},
       rng));
-  const xt::xarray<float> b = xt::cast<float>(random_array({std::size_t(r.cout)}, rng));
-  const xt::xarray<float> dy = xt::cast<float>(random_array(ys, rng));
+  const tapegrad::Array<float> b = xt::cast<float>(random_array({std::size_t(r.cout)}, rng));
+  const tapegrad::Array<float> dy = xt::cast<float>(random_array(ys, rng));
   const int saved = omp_get_max_threads();
   omp_set_num_threads(threads);
-  std::vector<xt::xarray<float>> out{
+  std::vector<tapegrad::Array<float>> out{
       conv2d_forward(x, w, &b, cc.opts), conv2d_backward_input(dy, w, xs, cc.opts),
       conv2d_backward_weight(dy, x, shape_of(w), cc.opts), conv2d_backward_bias(dy),
       // the same tensors through the transposed conv (its adjoint problem)
-      conv_transpose2d_forward(dy, w, static_cast<const xt::xarray<float>*>(nullptr),
+      conv_transpose2d_forward(dy, w, static_cast<const tapegrad::Array<float>*>(nullptr),
                                ConvTranspose2dOptions{}
                                    .stride({r.sh, r.sw})
                                    .padding({r.ph, r.pw})

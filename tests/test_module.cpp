@@ -9,18 +9,17 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <vector>
-
-#include <xtensor/xview.hpp>
-
 #include <tapegrad/core/gradcheck.hpp>
 #include <tapegrad/core/ops.hpp>
+#include <tapegrad/core/tape.hpp>
 #include <tapegrad/layers/activation.hpp>
 #include <tapegrad/layers/flatten.hpp>
 #include <tapegrad/layers/linear.hpp>
 #include <tapegrad/layers/loss.hpp>
 #include <tapegrad/layers/module.hpp>
 #include <tapegrad/layers/sequential.hpp>
+#include <vector>
+#include <xtensor/xview.hpp>
 
 using namespace tapegrad;
 
@@ -59,11 +58,14 @@ std::vector<std::string> keys_of(const std::vector<Module::NamedModule>& named) 
 }
 
 Tensor tensor2d(std::initializer_list<std::initializer_list<double>> v) {
-  return Tensor::from(xt::xarray<double>(v));
+  return Tensor::from(tapegrad::Array<double>(v));
 }
-Tensor tensor1d(std::initializer_list<double> v) { return Tensor::from(xt::xarray<double>(v)); }
+Tensor tensor1d(std::initializer_list<double> v) {
+  return Tensor::from(tapegrad::Array<double>(v));
+}
 
-void check_close(const xt::xarray<double>& a, const xt::xarray<double>& b, double tol = 1e-12) {
+void check_close(const tapegrad::Array<double>& a, const tapegrad::Array<double>& b,
+                 double tol = 1e-12) {
   REQUIRE(a.shape() == b.shape());
   for (std::size_t i = 0; i < a.size(); ++i)
     CHECK(a.flat(i) == doctest::Approx(b.flat(i)).epsilon(tol).scale(1.0));
@@ -250,7 +252,7 @@ TEST_CASE("module: strict load_state_dict names the key and both shapes, and cha
                   std::make_shared<Linear>(8, 3, gen)});
   Sequential dst({std::make_shared<Linear>(4, 8, gen), std::make_shared<ReLU>(),
                   std::make_shared<Linear>(8, 3, gen)});
-  const xt::xarray<float> before = dst.at<Linear>(0)->weight.value<float>();
+  const tapegrad::Array<float> before = dst.at<Linear>(0)->weight.value<float>();
   bool loaded = false;
 
   SUBCASE("matching dicts load in place, so handles held elsewhere see the values") {
@@ -329,8 +331,8 @@ TEST_CASE("module: non-strict load_state_dict loads what matches and reports the
   NamedTensors sd = src.state_dict();
   sd.erase(sd.begin() + 1);  // drop "0.bias"
   sd.emplace_back("extra.weight", Tensor::zeros({1}));
-  const xt::xarray<float> old_bias = dst.at<Linear>(0)->bias.value<float>();
-  const xt::xarray<float> old_head = dst.at<Linear>(2)->weight.value<float>();
+  const tapegrad::Array<float> old_bias = dst.at<Linear>(0)->bias.value<float>();
+  const tapegrad::Array<float> old_head = dst.at<Linear>(2)->weight.value<float>();
 
   LoadReport r = dst.load_state_dict(sd, /*strict=*/false);
   CHECK_FALSE(r.ok());
@@ -351,7 +353,7 @@ TEST_CASE("module: to(Float64) converts parameters in place, keeping values and 
   Generator gen(5);
   auto lin = std::make_shared<Linear>(3, 2, gen);
   Sequential seq({lin});
-  const xt::xarray<float> w32 = lin->weight.value<float>();
+  const tapegrad::Array<float> w32 = lin->weight.value<float>();
   Tensor held = seq.parameters()[0];
   seq.to(Dtype::Float64);
   CHECK(lin->weight.dtype() == Dtype::Float64);
@@ -385,20 +387,20 @@ TEST_CASE("linear: forward and backward against hand computation") {
   x.requires_grad_();
   Tensor y = lin(x);
   // y = x Wᵀ + b
-  check_close(y.value<double>(), xt::xarray<double>{{-1.5, -3.0}, {4.5, 12.0}});
+  check_close(y.value<double>(), tapegrad::Array<double>{{-1.5, -3.0}, {4.5, 12.0}});
   // L = Σ y ⊙ G  =>  dL/dW = Gᵀ x, dL/db = Σ_rows G, dL/dx = G W.
   Tensor g = tensor2d({{1, 2}, {3, -1}});
   sum(mul(y, g)).backward();
-  check_close(lin.weight.grad().value<double>(), xt::xarray<double>{{7, 3, -1}, {0, -1, -2}});
-  check_close(lin.bias.grad().value<double>(), xt::xarray<double>{4, 1});
-  check_close(x.grad().value<double>(), xt::xarray<double>{{9, 12, 15}, {-1, 1, 3}});
+  check_close(lin.weight.grad().value<double>(), tapegrad::Array<double>{{7, 3, -1}, {0, -1, -2}});
+  check_close(lin.bias.grad().value<double>(), tapegrad::Array<double>{4, 1});
+  check_close(x.grad().value<double>(), tapegrad::Array<double>{{9, 12, 15}, {-1, 1, 3}});
 }
 
 TEST_CASE("linear: an unbatched [in] input gives [out], equal to the batched row") {
   Generator gen(7);
   Linear lin(3, 2, gen);
   Tensor x = Tensor::rand({4, 3}, gen);
-  Tensor row = Tensor::from(xt::xarray<float>(xt::view(x.value<float>(), 1, xt::all())));
+  Tensor row = Tensor::from(tapegrad::Array<float>(xt::view(x.value<float>(), 1, xt::all())));
   const Tensor single = lin(row);
   REQUIRE(single.shape() == Shape{2});
   const auto batched = lin(x).value<float>();
@@ -496,7 +498,7 @@ TEST_CASE("flatten/unflatten: shapes, round trip, gradient flow and errors") {
   CHECK(z.value<double>() == x.value<double>());
   CHECK(Unflatten(-1, {-1, 5})(y).shape() == Shape{2, 12, 5});
   sum(mul(z, z)).backward();
-  check_close(x.grad().value<double>(), xt::xarray<double>(2.0 * x.value<double>()));
+  check_close(x.grad().value<double>(), tapegrad::Array<double>(2.0 * x.value<double>()));
 
   CHECK_THROWS_WITH_AS(
       Unflatten(1, {7, 4})(Tensor::zeros({2, 60})),

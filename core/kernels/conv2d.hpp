@@ -30,13 +30,11 @@
 // im2col columns it needs (cheap next to the GEMMs, and it keeps memory flat).
 #include <cstdint>
 #include <optional>
+#include <tapegrad/core/allocator.hpp>
+#include <tapegrad/core/kernels/conv_options.hpp>
+#include <tapegrad/core/kernels/conv_problem.hpp>
 #include <type_traits>
 #include <vector>
-
-#include <xtensor/xarray.hpp>
-
-#include <tapegrad/core/kernels/conv_options.hpp>
-#include <tapegrad/core/kernels/im2col.hpp>
 
 namespace tapegrad::kernels {
 
@@ -45,25 +43,24 @@ namespace tapegrad::kernels {
 /// y = conv2d(x, w) + b. x [N, C_in, H, W] or [C_in, H, W]; w [C_out, C_in/g, kH, kW];
 /// bias [C_out] or nullptr. Returns [N, C_out, H_out, W_out] (unbatched if x is).
 template <class T>
-xt::xarray<T> conv2d_forward(const xt::xarray<T>& input, const xt::xarray<T>& weight,
-                             const std::type_identity_t<xt::xarray<T>>* bias,
-                             const Conv2dOptions& opts = {});
+Array<T> conv2d_forward(const Array<T>& input, const Array<T>& weight,
+                        const std::type_identity_t<Array<T>>* bias, const Conv2dOptions& opts = {});
 
 /// dL/dx from dL/dy for y = conv2d(x, w): shape `input_shape`. Non-zeros padding
 /// modes fold the gradient of the padded input back onto x.
 template <class T>
-xt::xarray<T> conv2d_backward_input(const xt::xarray<T>& grad_output, const xt::xarray<T>& weight,
-                                    const Shape& input_shape, const Conv2dOptions& opts = {});
+Array<T> conv2d_backward_input(const Array<T>& grad_output, const Array<T>& weight,
+                               const Shape& input_shape, const Conv2dOptions& opts = {});
 
 /// dL/dw from dL/dy for y = conv2d(x, w): shape `weight_shape`, summed over the batch.
 template <class T>
-xt::xarray<T> conv2d_backward_weight(const xt::xarray<T>& grad_output, const xt::xarray<T>& input,
-                                     const Shape& weight_shape, const Conv2dOptions& opts = {});
+Array<T> conv2d_backward_weight(const Array<T>& grad_output, const Array<T>& input,
+                                const Shape& weight_shape, const Conv2dOptions& opts = {});
 
 /// dL/db from dL/dy [N, C_out, H_out, W_out] (or unbatched): [C_out], the sum over
 /// the batch and both spatial dimensions.
 template <class T>
-xt::xarray<T> conv2d_backward_bias(const xt::xarray<T>& grad_output);
+Array<T> conv2d_backward_bias(const Array<T>& grad_output);
 
 // ---- conv_transpose2d ------------------------------------------------------------
 
@@ -72,9 +69,9 @@ xt::xarray<T> conv2d_backward_bias(const xt::xarray<T>& grad_output);
 /// or the full output shape) picks the output_padding, as PyTorch's
 /// ConvTranspose2d.forward(input, output_size) does.
 template <class T>
-xt::xarray<T> conv_transpose2d_forward(
-    const xt::xarray<T>& input, const xt::xarray<T>& weight,
-    const std::type_identity_t<xt::xarray<T>>* bias, const ConvTranspose2dOptions& opts = {},
+Array<T> conv_transpose2d_forward(
+    const Array<T>& input, const Array<T>& weight, const std::type_identity_t<Array<T>>* bias,
+    const ConvTranspose2dOptions& opts = {},
     const std::optional<std::vector<std::int64_t>>& output_size = std::nullopt);
 
 /// dL/dx from dL/dy for y = conv_transpose2d(x, w): shape `input_shape`. The output
@@ -82,24 +79,34 @@ xt::xarray<T> conv_transpose2d_forward(
 /// options' output_padding gives, it is taken as the forward's output_size (and must
 /// lie in the range output_size allows).
 template <class T>
-xt::xarray<T> conv_transpose2d_backward_input(const xt::xarray<T>& grad_output,
-                                              const xt::xarray<T>& weight, const Shape& input_shape,
-                                              const ConvTranspose2dOptions& opts = {});
+Array<T> conv_transpose2d_backward_input(const Array<T>& grad_output, const Array<T>& weight,
+                                         const Shape& input_shape,
+                                         const ConvTranspose2dOptions& opts = {});
 
 /// dL/dw from dL/dy for y = conv_transpose2d(x, w): shape `weight_shape`, summed over
 /// the batch. The output size is read from grad_output as in the input gradient.
 template <class T>
-xt::xarray<T> conv_transpose2d_backward_weight(const xt::xarray<T>& grad_output,
-                                               const xt::xarray<T>& input,
-                                               const Shape& weight_shape,
-                                               const ConvTranspose2dOptions& opts = {});
+Array<T> conv_transpose2d_backward_weight(const Array<T>& grad_output, const Array<T>& input,
+                                          const Shape& weight_shape,
+                                          const ConvTranspose2dOptions& opts = {});
 
 /// dL/db from dL/dy: [C_out], the sum over the batch and both spatial dimensions.
 template <class T>
-xt::xarray<T> conv_transpose2d_backward_bias(const xt::xarray<T>& grad_output);
+Array<T> conv_transpose2d_backward_bias(const Array<T>& grad_output);
 
-/// Frees the calling thread's scratch buffers (im2col columns, padded inputs). The
-/// kernels keep them between calls to avoid reallocating in every training step.
-void release_conv_workspace();
+// ---- the problems behind them ----------------------------------------------------
+
+/// True when conv2d pads its input explicitly (reflect / replicate / circular with a
+/// non-zero padding) before an unpadded convolution.
+bool has_explicit_padding(const Conv2dGeometry& g);
+
+/// The zero-padded problem of conv2d (conv_problem.hpp): x is the input (explicitly
+/// padded first when has_explicit_padding), y the output.
+ConvProblem conv2d_problem(const Conv2dGeometry& g);
+
+/// The convolution whose adjoint conv_transpose2d is: x is the transposed
+/// convolution's output, y its input, with the same weight, stride, padding, dilation
+/// and groups.
+ConvProblem conv_transpose2d_problem(const Conv2dGeometry& g);
 
 }  // namespace tapegrad::kernels

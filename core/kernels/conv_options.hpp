@@ -19,16 +19,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tapegrad/core/shape.hpp>
 #include <vector>
 
 namespace tapegrad::kernels {
-
-/// Shape of an array: one extent per dimension, outermost first (same type as
-/// tapegrad::Shape).
-using Shape = std::vector<std::size_t>;
-
-/// "[2, 3, 4]".
-std::string shape_to_string(const Shape& s);
 
 /// How the input of a Conv2d is padded (PyTorch's padding_mode).
 enum class PaddingMode { Zeros, Reflect, Replicate, Circular };
@@ -241,6 +235,17 @@ Conv2dGeometry check_conv_transpose2d(
     const ConvTranspose2dOptions& opts,
     const std::optional<std::vector<std::int64_t>>& output_size = std::nullopt,
     std::string_view op = "conv_transpose2d");
+
+namespace detail {
+/// The check of a transposed convolution's backward kernels, which read the output size
+/// from grad_output: a size equal to the one the options' output_padding gives is
+/// accepted as such (output_padding may exceed stride − 1 when it is below the
+/// dilation), anything else must be a valid output_size.
+Conv2dGeometry check_conv_transpose2d_from_grad(const Shape& input, const Shape& weight,
+                                                const ConvTranspose2dOptions& opts,
+                                                const std::vector<std::int64_t>& output_size,
+                                                std::string_view op);
+}  // namespace detail
 
 /// Output shape of conv2d for these arguments (checks them like the kernels do).
 Shape conv2d_output_shape(const Shape& input, const Shape& weight, const Conv2dOptions& opts = {});

@@ -1,6 +1,5 @@
-#include <tapegrad/core/kernels/im2col.hpp>
-
 #include <algorithm>
+#include <tapegrad/core/kernels/im2col.hpp>
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -428,8 +427,7 @@ std::string pair_str(const std::array<std::int64_t, 2>& a) {
 detail::PlaneGeometry plane_geometry(const char* op, const Shape& x, const Im2colParams& p,
                                      std::int64_t& batch) {
   if (x.size() != 3 && x.size() != 4)
-    fail(op,
-         "expected a 3D [C, H, W] or 4D [N, C, H, W] input shape, but got " + shape_to_string(x));
+    fail(op, "expected a 3D [C, H, W] or 4D [N, C, H, W] input shape, but got " + shape_str(x));
   for (int d = 0; d < 2; ++d) {
     if (p.kernel[d] < 1) fail(op, "kernel size must be positive, but got " + pair_str(p.kernel));
     if (p.stride[d] < 1) fail(op, "stride must be positive, but got " + pair_str(p.stride));
@@ -465,14 +463,14 @@ detail::PlaneGeometry plane_geometry(const char* op, const Shape& x, const Im2co
 }  // namespace
 
 template <class T>
-xt::xarray<T> im2col(const xt::xarray<T>& input, const Im2colParams& params) {
+Array<T> im2col(const Array<T>& input, const Im2colParams& params) {
   const Shape x(input.shape().begin(), input.shape().end());
   std::int64_t batch = 0;
   const detail::PlaneGeometry g = plane_geometry("im2col", x, params, batch);
   const std::int64_t rows = g.channels * g.kernel_h * g.kernel_w;
   const std::int64_t columns = batch * g.out_h * g.out_w;
-  xt::xarray<T> cols = xt::xarray<T>::from_shape(
-      {static_cast<std::size_t>(rows), static_cast<std::size_t>(columns)});
+  Array<T> cols =
+      Array<T>::from_shape({static_cast<std::size_t>(rows), static_cast<std::size_t>(columns)});
   if (cols.size() > 0)
     detail::im2col_batch(input.data(), batch, g.channels * g.height * g.width, g, cols.data(),
                          columns);
@@ -480,28 +478,25 @@ xt::xarray<T> im2col(const xt::xarray<T>& input, const Im2colParams& params) {
 }
 
 template <class T>
-xt::xarray<T> col2im(const xt::xarray<T>& cols, const Shape& input_shape,
-                     const Im2colParams& params) {
+Array<T> col2im(const Array<T>& cols, const Shape& input_shape, const Im2colParams& params) {
   std::int64_t batch = 0;
   const detail::PlaneGeometry g = plane_geometry("col2im", input_shape, params, batch);
   const std::size_t rows = static_cast<std::size_t>(g.channels * g.kernel_h * g.kernel_w);
   const std::size_t columns = static_cast<std::size_t>(batch * g.out_h * g.out_w);
   if (cols.dimension() != 2 || cols.shape()[0] != rows || cols.shape()[1] != columns)
-    fail("col2im", "expected cols of size " + shape_to_string({rows, columns}) + " for input " +
-                       shape_to_string(input_shape) + ", but got " +
-                       shape_to_string(Shape(cols.shape().begin(), cols.shape().end())));
-  xt::xarray<T> x = xt::zeros<T>(input_shape);
+    fail("col2im", "expected cols of size " + shape_str({rows, columns}) + " for input " +
+                       shape_str(input_shape) + ", but got " +
+                       shape_str(Shape(cols.shape().begin(), cols.shape().end())));
+  Array<T> x = xt::zeros<T>(input_shape);
   if (cols.size() > 0)
     detail::col2im_batch(cols.data(), static_cast<std::int64_t>(columns), batch,
                          g.channels * g.height * g.width, g, x.data());
   return x;
 }
 
-template xt::xarray<float> im2col<float>(const xt::xarray<float>&, const Im2colParams&);
-template xt::xarray<double> im2col<double>(const xt::xarray<double>&, const Im2colParams&);
-template xt::xarray<float> col2im<float>(const xt::xarray<float>&, const Shape&,
-                                         const Im2colParams&);
-template xt::xarray<double> col2im<double>(const xt::xarray<double>&, const Shape&,
-                                           const Im2colParams&);
+template Array<float> im2col<float>(const Array<float>&, const Im2colParams&);
+template Array<double> im2col<double>(const Array<double>&, const Im2colParams&);
+template Array<float> col2im<float>(const Array<float>&, const Shape&, const Im2colParams&);
+template Array<double> col2im<double>(const Array<double>&, const Shape&, const Im2colParams&);
 
 }  // namespace tapegrad::kernels

@@ -14,11 +14,9 @@
 // was read from, so overlapping windows accumulate.
 #include <array>
 #include <cstdint>
-#include <vector>
-
-#include <xtensor/xarray.hpp>
-
+#include <tapegrad/core/allocator.hpp>
 #include <tapegrad/core/kernels/conv_options.hpp>
+#include <vector>
 
 namespace tapegrad::kernels {
 
@@ -35,15 +33,14 @@ struct Im2colParams {
 /// Throws std::invalid_argument ("im2col: ...") on bad ranks or parameters, or a
 /// window larger than the padded input.
 template <class T>
-xt::xarray<T> im2col(const xt::xarray<T>& input, const Im2colParams& params);
+Array<T> im2col(const Array<T>& input, const Im2colParams& params);
 
 /// The adjoint of im2col: cols [C·kH·kW, N·H_out·W_out] -> x of `input_shape`
 /// ([C, H, W] or [N, C, H, W]), summing every entry onto the input position im2col
 /// read it from (entries that came from padding are dropped). Throws
 /// std::invalid_argument ("col2im: ...") when cols does not match the shape.
 template <class T>
-xt::xarray<T> col2im(const xt::xarray<T>& cols, const Shape& input_shape,
-                     const Im2colParams& params);
+Array<T> col2im(const Array<T>& cols, const Shape& input_shape, const Im2colParams& params);
 
 namespace detail {
 

@@ -20,6 +20,7 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -31,25 +32,22 @@
 #include <random>
 #include <stdexcept>
 #include <string>
-#include <thread>
-#include <vector>
-
-#include <CLI/CLI.hpp>
-#include <xtensor/xarray.hpp>
-#include <xtensor/xbuilder.hpp>
-#include <xtensor/xtensor.hpp>
-
-#include <tapegrad/core/blas.hpp>
+#include <tapegrad/core/blas/gemm.hpp>
 #include <tapegrad/core/checkpoint.hpp>
 #include <tapegrad/core/io/atomic_file.hpp>
-#include <tapegrad/layers/data/idx.hpp>
-#include <tapegrad/layers/data/image.hpp>
 #include <tapegrad/core/tape.hpp>
 #include <tapegrad/layers/activation.hpp>
 #include <tapegrad/layers/conv.hpp>
+#include <tapegrad/layers/data/idx.hpp>
+#include <tapegrad/layers/data/image.hpp>
 #include <tapegrad/layers/loss.hpp>
 #include <tapegrad/layers/sequential.hpp>
 #include <tapegrad/optim/adam.hpp>
+#include <thread>
+#include <vector>
+#include <xtensor/xarray.hpp>
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xtensor.hpp>
 
 #include "progress.hpp"
 #include "synthetic.hpp"
@@ -557,7 +555,8 @@ int main(int argc, char** argv) {
   auto* seed_opt = app.add_option("--seed", o.seed, "Seeds the weights and the data order")
                        ->capture_default_str()
                        ->check(CLI::Range(std::uint64_t{0}, kMaxSeed));
-  app.add_option("--threads", o.threads, "Threads of the OpenMP team tapegrad computes on (default: all cores)")
+  app.add_option("--threads", o.threads,
+                 "Threads of the OpenMP team tapegrad computes on (default: all cores)")
       ->check(CLI::Range(1, 4096));
   auto* limit_opt =
       app.add_option("--limit", o.limit, "Use only the first N training images (0: all)")

@@ -1,4 +1,4 @@
-#include <tapegrad/core/blas.hpp>
+#include <tapegrad/core/blas/gemm.hpp>
 
 #include <cblas.h>
 #include <omp.h>
@@ -11,7 +11,6 @@
 #include <cstring>
 #include <stdexcept>
 
-#include <unistd.h>
 
 extern "C" char* openblas_get_corename(void);
 extern "C" void openblas_set_num_threads(int);
@@ -166,64 +165,3 @@ void set_num_threads(int n) { openblas_set_num_threads(n); }
 
 }  // namespace tapegrad::blas
 
-// OPENBLAS_CORETYPE must be in place before OpenBLAS loads, because OpenBLAS reads it
-// once, in its own constructor: OpenBLAS 0.3.21's CPU table misses recent Xeons and
-// falls back to the generic Prescott kernel (sgemm ~6x slower), so we name the kernel
-// from the CPU's AVX-512 features.
-// The executable's .preinit_array runs before any shared library's constructor, but
-// glibc has not set up `environ` yet (setenv there is lost when libc initialises).
-// So this entry reads the environment it is handed and, if the variable is missing,
-// re-executes the program once with it added. A value the user set is kept;
-// TAPEGRAD_NO_REEXEC=1 turns the mechanism off. No allocation happens here: the C++
-// runtime is not initialised yet.
-// Thread waiting is left at the libraries' defaults: tapegrad keeps OpenBLAS
-// single-threaded (SerialScope) and does its parallel work on the OpenMP team alone,
-// so idle OpenMP threads may spin without taking cores from OpenBLAS's pool.
-namespace {
-
-bool env_has(char** envp, const char* name) {
-  const std::size_t n = std::strlen(name);
-  for (char** e = envp; e != nullptr && *e != nullptr; ++e)
-    if (std::strncmp(*e, name, n) == 0 && (*e)[n] == '=') return true;
-  return false;
-}
-
-}  // namespace
-
-extern "C" void tapegrad_openblas_preinit(int, char** argv, char** envp) {
-  if (env_has(envp, "TAPEGRAD_NO_REEXEC") || env_has(envp, "TAPEGRAD_REEXECUTED")) return;
-  static char skylakex[] = "OPENBLAS_CORETYPE=SkylakeX";
-  static char cooperlake[] = "OPENBLAS_CORETYPE=Cooperlake";
-  static char marker[] = "TAPEGRAD_REEXECUTED=1";  // guards against any exec loop
-  char* add[2];
-  int k = 0;
-  if (!env_has(envp, "OPENBLAS_CORETYPE")) {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512bf16"))
-      add[k++] = cooperlake;
-    else if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-      add[k++] = skylakex;
-  }
-  if (k == 0) return;
-  add[k++] = marker;
-  constexpr std::size_t kMaxEnv = 8192;
-  static char* env[kMaxEnv];
-  std::size_t n = 0;
-  while (envp != nullptr && envp[n] != nullptr) ++n;
-  if (n + static_cast<std::size_t>(k) + 1 > kMaxEnv) return;
-  for (std::size_t i = 0; i < n; ++i) env[i] = envp[i];
-  for (int i = 0; i < k; ++i) env[n + static_cast<std::size_t>(i)] = add[i];
-  env[n + static_cast<std::size_t>(k)] = nullptr;
-  // Exec the resolved path, not /proc/self/exe itself, so the process keeps its name
-  // in ps, top and perf.
-  static char self[4096];
-  const ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (len <= 0) return;
-  self[len] = '\0';
-  execve(self, argv, env);
-  // Only reached if exec failed (e.g. no /proc): run on with the libraries' defaults;
-  // warn_if_slow_kernel() still reports a slow kernel on the first GEMM.
-}
-__attribute__((section(".preinit_array"), used)) static void (*tapegrad_preinit_entry)(
-    int, char**, char**) = tapegrad_openblas_preinit;
