@@ -10,13 +10,12 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <vector>
-
 #include <tapegrad/core/ops.hpp>
 #include <tapegrad/layers/activation.hpp>
 #include <tapegrad/layers/conv.hpp>
 #include <tapegrad/layers/sequential.hpp>
 #include <tapegrad/optim/adam.hpp>
+#include <vector>
 
 #ifndef TAPEGRAD_BENCH_NO_TORCH
 #include <torch/torch.h>
@@ -26,12 +25,12 @@ namespace tapegrad::bench {
 
 /// Forward MACs of the autoencoder per image (conv layers only: 45.36 M for 64 images).
 inline double autoencoder_macs_per_image() {
-  const double c1 = 16.0 * 14 * 14 * 1 * 9;    // Conv2d(1,16,3,s2,p1) on 28×28
-  const double c2 = 32.0 * 7 * 7 * 16 * 9;     // Conv2d(16,32,3,s2,p1) on 14×14
-  const double c3 = 64.0 * 1 * 1 * 32 * 49;    // Conv2d(32,64,7) on 7×7
-  const double d1 = 64.0 * 1 * 1 * 32 * 49;    // ConvTranspose2d(64,32,7): 1×1 in
-  const double d2 = 32.0 * 7 * 7 * 16 * 9;     // ConvTranspose2d(32,16,3,s2,p1,op1): 7×7 in
-  const double d3 = 16.0 * 14 * 14 * 1 * 9;    // ConvTranspose2d(16,1,3,s2,p1,op1): 14×14 in
+  const double c1 = 16.0 * 14 * 14 * 1 * 9;  // Conv2d(1,16,3,s2,p1) on 28×28
+  const double c2 = 32.0 * 7 * 7 * 16 * 9;   // Conv2d(16,32,3,s2,p1) on 14×14
+  const double c3 = 64.0 * 1 * 1 * 32 * 49;  // Conv2d(32,64,7) on 7×7
+  const double d1 = 64.0 * 1 * 1 * 32 * 49;  // ConvTranspose2d(64,32,7): 1×1 in
+  const double d2 = 32.0 * 7 * 7 * 16 * 9;   // ConvTranspose2d(32,16,3,s2,p1,op1): 7×7 in
+  const double d3 = 16.0 * 14 * 14 * 1 * 9;  // ConvTranspose2d(16,1,3,s2,p1,op1): 14×14 in
   return c1 + c2 + c3 + d1 + d2 + d3;
 }
 
@@ -86,9 +85,11 @@ inline torch::nn::Sequential make_torch_autoencoder(const Sequential& source) {
       nn::Conv2d(nn::Conv2dOptions(16, 32, 3).stride(2).padding(1)), nn::ReLU(),
       nn::Conv2d(nn::Conv2dOptions(32, 64, 7)),
       nn::ConvTranspose2d(nn::ConvTranspose2dOptions(64, 32, 7)), nn::ReLU(),
-      nn::ConvTranspose2d(nn::ConvTranspose2dOptions(32, 16, 3).stride(2).padding(1).output_padding(1)),
+      nn::ConvTranspose2d(
+          nn::ConvTranspose2dOptions(32, 16, 3).stride(2).padding(1).output_padding(1)),
       nn::ReLU(),
-      nn::ConvTranspose2d(nn::ConvTranspose2dOptions(16, 1, 3).stride(2).padding(1).output_padding(1)),
+      nn::ConvTranspose2d(
+          nn::ConvTranspose2dOptions(16, 1, 3).stride(2).padding(1).output_padding(1)),
       nn::Sigmoid());
   const auto src = source.parameters();
   auto dst = net->parameters();

@@ -13,7 +13,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-
 #include <tapegrad/core/ops.hpp>
 #include <tapegrad/core/tape.hpp>
 
@@ -55,8 +54,8 @@ int run_tapegrad(int steps, std::size_t batch) {
       nodes0 = nodes, bytes0 = bytes;
     } else if (nodes != nodes0 || bytes != bytes0) {
       if (same)
-        std::printf("tape differs at step %d: %zu nodes, %zu bytes (step 0: %zu, %zu)\n", s,
-                    nodes, bytes, nodes0, bytes0);
+        std::printf("tape differs at step %d: %zu nodes, %zu bytes (step 0: %zu, %zu)\n", s, nodes,
+                    bytes, nodes0, bytes0);
       same = false;
     }
     loss.backward();
@@ -69,9 +68,10 @@ int run_tapegrad(int steps, std::size_t batch) {
   std::printf("lib: tapegrad (OpenBLAS kernel %s)\n", blas::core_name().c_str());
   std::printf("steps: %d, batch %zu, %.1f ms/step, loss %.5f -> %.5f\n", steps, batch,
               1e3 * secs / steps, first_loss, last_loss);
-  std::printf("tape per step (before backward): %zu nodes, %zu bytes (%.2f MiB); identical in "
-              "every step: %s\n",
-              nodes0, bytes0, bytes0 / 1048576.0, same ? "yes" : "NO");
+  std::printf(
+      "tape per step (before backward): %zu nodes, %zu bytes (%.2f MiB); identical in "
+      "every step: %s\n",
+      nodes0, bytes0, bytes0 / 1048576.0, same ? "yes" : "NO");
   std::printf("tape after the last step: %zu nodes\n", Tape::current().node_count());
   std::printf("VmRSS before training: %ld kB; VmHWM (peak RSS) at end: %ld kB\n", rss_before,
               proc_status_kb("VmHWM"));
@@ -112,8 +112,8 @@ int main(int argc, char** argv) {
     // The thread and kernel variables as this program runs with them (after tapegrad's
     // start-up code added its defaults), one NAME=value per line: passing them to a
     // profiled run avoids its re-exec, which perf's call-graph unwinding does not follow.
-    for (const char* v : {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OPENBLAS_THREAD_TIMEOUT",
-                          "OPENBLAS_CORETYPE"})
+    for (const char* v :
+         {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OPENBLAS_THREAD_TIMEOUT", "OPENBLAS_CORETYPE"})
       if (const char* val = std::getenv(v)) std::printf("%s=%s\n", v, val);
     return 0;
   }
@@ -124,11 +124,16 @@ int main(int argc, char** argv) {
     const std::string k = argv[i];
     if (i + 1 >= argc) usage(("missing value after " + k).c_str());
     const std::string v = argv[++i];
-    if (k == "--lib") lib = v;
-    else if (k == "--steps") steps = std::atoi(v.c_str());
-    else if (k == "--batch") batch = std::atol(v.c_str());
-    else if (k == "--threads") threads = std::atoi(v.c_str());
-    else usage(("unknown argument " + k).c_str());
+    if (k == "--lib")
+      lib = v;
+    else if (k == "--steps")
+      steps = std::atoi(v.c_str());
+    else if (k == "--batch")
+      batch = std::atol(v.c_str());
+    else if (k == "--threads")
+      threads = std::atoi(v.c_str());
+    else
+      usage(("unknown argument " + k).c_str());
   }
   if (steps < 1 || batch < 1 || threads < 1) usage("--steps, --batch and --threads must be >= 1");
   set_threads(threads);

@@ -1,7 +1,6 @@
-#include <tapegrad/core/init.hpp>
-
 #include <cmath>
 #include <stdexcept>
+#include <tapegrad/core/init.hpp>
 
 namespace tapegrad::init {
 namespace {

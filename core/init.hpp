@@ -5,7 +5,6 @@
 #include <cstddef>
 #include <optional>
 #include <string>
-
 #include <tapegrad/core/tensor.hpp>
 
 namespace tapegrad::init {

@@ -22,6 +22,16 @@ std::string list_str(const std::vector<std::int64_t>& v) {
   return out + "]";
 }
 
+std::string tuple_str(const std::vector<std::int64_t>& v) {
+  std::string out = "(";
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ", ";
+    out += std::to_string(v[i]);
+  }
+  if (v.size() == 1) out += ",";
+  return out + ")";
+}
+
 std::int64_t checked_mul(std::string_view op, std::int64_t a, std::int64_t b,
                          std::string_view what) {
   std::int64_t r = 0;

@@ -20,6 +20,8 @@ using Shape = std::vector<std::size_t>;
 std::string shape_str(const Shape& s);
 /// "[2, -1, 4]", for lists of signed sizes as the user gave them.
 std::string list_str(const std::vector<std::int64_t>& v);
+/// Python's tuple repr, as PyTorch prints module options: "(3, 3)", "(5,)", "()".
+std::string tuple_str(const std::vector<std::int64_t>& v);
 
 /// The largest number of elements a tensor may have: 2^48 (256 Ti elements), far
 /// beyond any memory, small enough that byte counts and index arithmetic in int64

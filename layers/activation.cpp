@@ -1,8 +1,6 @@
-#include <tapegrad/layers/activation.hpp>
-
 #include <charconv>
-
 #include <tapegrad/core/ops.hpp>
+#include <tapegrad/layers/activation.hpp>
 
 namespace tapegrad {
 

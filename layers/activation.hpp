@@ -2,7 +2,6 @@
 // Elementwise activations as modules, so they can sit in a Sequential. Each is a
 // thin wrapper over the op of the same name in core/ops.hpp.
 #include <string>
-
 #include <tapegrad/layers/module.hpp>
 
 namespace tapegrad {

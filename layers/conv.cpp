@@ -7,9 +7,9 @@ namespace tapegrad {
 
 namespace {
 
+// One value or a pair, printed as the pair PyTorch stores.
 std::string pair_str(const std::vector<std::int64_t>& v) {
-  const auto a = v.at(0), b = v.size() > 1 ? v[1] : v[0];
-  return "(" + std::to_string(a) + ", " + std::to_string(b) + ")";
+  return tuple_str({v.at(0), v.size() > 1 ? v[1] : v[0]});
 }
 
 bool is_default(const std::vector<std::int64_t>& v, std::int64_t d) {

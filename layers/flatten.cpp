@@ -1,19 +1,9 @@
+#include <stdexcept>
+#include <tapegrad/core/ops.hpp>
 #include <tapegrad/layers/flatten.hpp>
 
-#include <stdexcept>
-
-#include <tapegrad/core/ops.hpp>
-
 namespace tapegrad {
-namespace {
-
-std::string sizes_str(const std::vector<std::int64_t>& sizes) {
-  std::string s;
-  for (auto v : sizes) s += (s.empty() ? "" : ", ") + std::to_string(v);
-  return "[" + s + "]";
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Tensor Flatten::forward(const Tensor& input) {
   check_defined("Flatten", input);
@@ -33,10 +23,10 @@ Unflatten::Unflatten(std::int64_t dim, std::vector<std::int64_t> sizes)
       ++inferred;
     else if (s <= 0)
       throw std::invalid_argument("Unflatten: sizes must be positive or -1, got " +
-                                  sizes_str(sizes_));
+                                  list_str(sizes_));
   }
   if (inferred > 1)
-    throw std::invalid_argument("Unflatten: only one size may be -1, got " + sizes_str(sizes_));
+    throw std::invalid_argument("Unflatten: only one size may be -1, got " + list_str(sizes_));
 }
 
 Tensor Unflatten::forward(const Tensor& input) {
@@ -57,7 +47,7 @@ Tensor Unflatten::forward(const Tensor& input) {
       known *= s;
   }
   if (has_inferred ? extent % known != 0 : known != extent)
-    throw std::invalid_argument("Unflatten: sizes " + sizes_str(sizes_) +
+    throw std::invalid_argument("Unflatten: sizes " + list_str(sizes_) +
                                 " don't multiply up to the size of dim " + std::to_string(dim_) +
                                 " (" + std::to_string(extent) + ") of the input of shape " +
                                 shape_str(input.shape()));

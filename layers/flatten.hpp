@@ -3,9 +3,8 @@
 // feature maps [N, C, H, W] and Linear layers [N, C·H·W], and back.
 #include <cstdint>
 #include <string>
-#include <vector>
-
 #include <tapegrad/layers/module.hpp>
+#include <vector>
 
 namespace tapegrad {
 

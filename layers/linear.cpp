@@ -1,10 +1,8 @@
-#include <tapegrad/layers/linear.hpp>
-
 #include <cmath>
 #include <stdexcept>
-
 #include <tapegrad/core/init.hpp>
 #include <tapegrad/core/ops.hpp>
+#include <tapegrad/layers/linear.hpp>
 
 namespace tapegrad {
 

@@ -4,7 +4,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-
 #include <tapegrad/layers/module.hpp>
 
 namespace tapegrad {

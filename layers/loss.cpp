@@ -1,6 +1,5 @@
-#include <tapegrad/layers/loss.hpp>
-
 #include <stdexcept>
+#include <tapegrad/layers/loss.hpp>
 
 namespace tapegrad {
 

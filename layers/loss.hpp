@@ -3,7 +3,6 @@
 // wrappers over the differentiable functions in core/ops.hpp that remember the
 // reduction. They take two inputs: call loss(input, target).
 #include <string>
-
 #include <tapegrad/core/ops.hpp>
 #include <tapegrad/layers/module.hpp>
 

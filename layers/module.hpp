@@ -18,11 +18,10 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
-#include <utility>
-#include <vector>
-
 #include <tapegrad/core/checkpoint.hpp>
 #include <tapegrad/core/tensor.hpp>
+#include <utility>
+#include <vector>
 
 namespace tapegrad {
 

@@ -7,9 +7,8 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <vector>
-
 #include <tapegrad/layers/module.hpp>
+#include <vector>
 
 namespace tapegrad {
 

@@ -214,7 +214,7 @@ std::vector<std::string> AdamBase::buffer_names() const {
   return {"exp_avg", "exp_avg_sq"};
 }
 
-void AdamBase::save_options(StateDict& out) const {
+void AdamBase::save_options(NamedTensors& out) const {
   out.emplace_back("param_groups.betas",
                    Tensor::from(xt::xarray<double>{options_.betas.first, options_.betas.second}));
   put_scalar(out, "param_groups.eps", options_.eps);

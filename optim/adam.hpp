@@ -36,7 +36,7 @@ class AdamBase : public Optimizer {
   void update(const Tensor& param, const Tensor& grad, ParamState& state) override;
   std::vector<std::string> buffer_names() const override;
   bool has_step_state() const override { return true; }
-  void save_options(StateDict& out) const override;
+  void save_options(NamedTensors& out) const override;
   void load_options(StateReader& in) override;
 
   /// Throws PyTorch's messages ("Invalid beta parameter at index 0: 1.5").

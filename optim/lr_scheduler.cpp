@@ -24,8 +24,8 @@ void LRScheduler::step() {
   last_lr_ = lr;
 }
 
-StateDict LRScheduler::state_dict() const {
-  StateDict out;
+NamedTensors LRScheduler::state_dict() const {
+  NamedTensors out;
   detail::put_scalar(out, "last_epoch", static_cast<double>(last_epoch_));
   detail::put_scalar(out, "base_lr", base_lr_);
   detail::put_scalar(out, "last_lr", last_lr_);
@@ -33,13 +33,13 @@ StateDict LRScheduler::state_dict() const {
   return out;
 }
 
-void LRScheduler::load_state_dict(const StateDict& dict) {
+void LRScheduler::load_state_dict(const NamedTensors& dict) {
   detail::StateReader in(name_ + ".load_state_dict", dict);
   const std::int64_t last_epoch = in.integer("last_epoch");
   if (last_epoch < 0) in.fail("key 'last_epoch' must be >= 0, got " + std::to_string(last_epoch));
   const double base_lr = in.scalar("base_lr");
   const double last_lr = in.scalar("last_lr");
-  StateDict old_options;
+  NamedTensors old_options;
   save_options(old_options);
   try {
     load_options(in);
@@ -79,7 +79,7 @@ double StepLR::compute_lr() const {
   return last_epoch() % step_size_ == 0 ? lr * gamma_ : lr;
 }
 
-void StepLR::save_options(StateDict& out) const {
+void StepLR::save_options(NamedTensors& out) const {
   detail::put_scalar(out, "step_size", static_cast<double>(step_size_));
   detail::put_scalar(out, "gamma", gamma_);
 }
@@ -113,7 +113,7 @@ double CosineAnnealingLR::compute_lr() const {
   return (1 + std::cos(pi * e / T)) / (1 + std::cos(pi * (e - 1) / T)) * (lr - eta_min_) + eta_min_;
 }
 
-void CosineAnnealingLR::save_options(StateDict& out) const {
+void CosineAnnealingLR::save_options(NamedTensors& out) const {
   detail::put_scalar(out, "T_max", static_cast<double>(T_max_));
   detail::put_scalar(out, "eta_min", eta_min_);
 }

@@ -28,10 +28,10 @@ class LRScheduler {
 
   /// "last_epoch", "base_lr", "last_lr" and the options, as 0-d float64 tensors.
   /// The optimizer's lr lives in the optimizer's own state_dict.
-  StateDict state_dict() const;
+  NamedTensors state_dict() const;
   /// Strict inverse of state_dict (missing/unexpected keys and bad shapes throw,
   /// leaving the scheduler unchanged).
-  void load_state_dict(const StateDict& dict);
+  void load_state_dict(const NamedTensors& dict);
 
  protected:
   LRScheduler(std::string name, Optimizer& optimizer);
@@ -39,7 +39,7 @@ class LRScheduler {
   /// The lr for epoch last_epoch() (already advanced, >= 1) given the optimizer's current lr.
   virtual double compute_lr() const = 0;
   /// Appends the scheduler's options.
-  virtual void save_options(StateDict& out) const = 0;
+  virtual void save_options(NamedTensors& out) const = 0;
   /// Reads, validates and adopts the options written by save_options.
   virtual void load_options(detail::StateReader& in) = 0;
 
@@ -65,7 +65,7 @@ class StepLR : public LRScheduler {
 
  protected:
   double compute_lr() const override;
-  void save_options(StateDict& out) const override;
+  void save_options(NamedTensors& out) const override;
   void load_options(detail::StateReader& in) override;
 
  private:
@@ -90,7 +90,7 @@ class CosineAnnealingLR : public LRScheduler {
 
  protected:
   double compute_lr() const override;
-  void save_options(StateDict& out) const override;
+  void save_options(NamedTensors& out) const override;
   void load_options(detail::StateReader& in) override;
 
  private:

@@ -49,11 +49,11 @@ std::string format_number(double v) {
   return negative ? "-" + out : out;
 }
 
-void put_scalar(StateDict& out, const std::string& key, double value) {
+void put_scalar(NamedTensors& out, const std::string& key, double value) {
   out.emplace_back(key, Tensor::scalar(value, Dtype::Float64));
 }
 
-StateReader::StateReader(std::string owner, const StateDict& dict) : owner_(std::move(owner)) {
+StateReader::StateReader(std::string owner, const NamedTensors& dict) : owner_(std::move(owner)) {
   for (const auto& [key, tensor] : dict) {
     if (!tensor.defined()) fail("key '" + key + "' holds an undefined tensor");
     if (!entries_.emplace(key, &tensor).second) fail("duplicate key '" + key + "'");
@@ -153,8 +153,8 @@ void Optimizer::set_lr(double lr) {
   lr_ = lr;
 }
 
-StateDict Optimizer::state_dict() const {
-  StateDict out;
+NamedTensors Optimizer::state_dict() const {
+  NamedTensors out;
   detail::put_scalar(out, "param_groups.lr", lr_);
   save_options(out);
   const std::vector<std::string> names = buffer_names();
@@ -170,7 +170,7 @@ StateDict Optimizer::state_dict() const {
   return out;
 }
 
-void Optimizer::load_state_dict(const StateDict& dict) {
+void Optimizer::load_state_dict(const NamedTensors& dict) {
   detail::StateReader in(name_ + ".load_state_dict", dict);
   const double new_lr = in.scalar("param_groups.lr");
   if (!(new_lr >= 0.0))
@@ -178,7 +178,7 @@ void Optimizer::load_state_dict(const StateDict& dict) {
 
   // load_options adopts the new options at once (the buffer names depend on them);
   // keep the old ones to roll back if anything later turns out wrong.
-  StateDict old_options;
+  NamedTensors old_options;
   save_options(old_options);
   try {
     load_options(in);

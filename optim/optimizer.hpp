@@ -8,24 +8,24 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tapegrad/core/named_tensors.hpp>
 #include <tapegrad/core/tensor.hpp>
 #include <utility>
 #include <vector>
 
 namespace tapegrad::optim {
 
-/// Named state tensors, in a fixed order. Keys look like PyTorch's state_dict
-/// flattened: "param_groups.lr", "state.0.exp_avg", "state.0.step", ...
-using StateDict = std::vector<std::pair<std::string, Tensor>>;
+// An optimizer's state is a NamedTensors list in a fixed order, with keys like
+// PyTorch's state_dict flattened: "param_groups.lr", "state.0.exp_avg", "state.0.step".
 
 namespace detail {
 
-/// Strict reader of a StateDict: every lookup checks shape and dtype and marks
+/// Strict reader of a NamedTensors: every lookup checks shape and dtype and marks
 /// the key as used, so that leftovers can be reported as unexpected keys.
 class StateReader {
  public:
   /// `owner` prefixes every error message (e.g. "Adam.load_state_dict").
-  StateReader(std::string owner, const StateDict& dict);
+  StateReader(std::string owner, const NamedTensors& dict);
 
   bool contains(const std::string& key) const { return entries_.count(key) != 0; }
   /// The tensor under `key`, which must exist with this shape and dtype.
@@ -49,7 +49,7 @@ class StateReader {
 
 /// Appends a 0-d float64 tensor (hyper-parameters and counters are stored this way
 /// so one checkpoint format holds everything).
-void put_scalar(StateDict& out, const std::string& key, double value);
+void put_scalar(NamedTensors& out, const std::string& key, double value);
 
 /// Python's repr of `v` ("-1", "1.5", "0.0001", "1e-08"), for messages.
 std::string format_number(double v);
@@ -102,13 +102,13 @@ class Optimizer {
   /// parameter's shape and dtype, "state.<i>.step" as 0-d float64). A parameter that
   /// never received a gradient has no state keys. Copies, so that later steps do not
   /// change a checkpoint taken earlier.
-  StateDict state_dict() const;
+  NamedTensors state_dict() const;
 
   /// Restores hyper-parameters and state from `dict` (copied, not aliased). Strict:
   /// a missing or unexpected key, or a shape/dtype mismatch, throws
   /// std::invalid_argument naming the key and both shapes, and leaves the optimizer
   /// unchanged. The parameters' values are not part of the dict: load them separately.
-  void load_state_dict(const StateDict& dict);
+  void load_state_dict(const NamedTensors& dict);
 
  protected:
   /// Rejects (std::invalid_argument naming `name`) an empty list, undefined tensors,
@@ -134,7 +134,7 @@ class Optimizer {
   /// Whether ParamState::step is part of the state (saved as "state.<i>.step").
   virtual bool has_step_state() const { return false; }
   /// Appends the hyper-parameters other than lr as "param_groups.<name>" entries.
-  virtual void save_options(StateDict& out) const = 0;
+  virtual void save_options(NamedTensors& out) const = 0;
   /// Reads and validates the entries written by save_options, then adopts them.
   virtual void load_options(detail::StateReader& in) = 0;
 

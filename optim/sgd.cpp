@@ -97,7 +97,7 @@ std::vector<std::string> SGD::buffer_names() const {
   return {};
 }
 
-void SGD::save_options(StateDict& out) const {
+void SGD::save_options(NamedTensors& out) const {
   detail::put_scalar(out, "param_groups.momentum", options_.momentum);
   detail::put_scalar(out, "param_groups.dampening", options_.dampening);
   detail::put_scalar(out, "param_groups.weight_decay", options_.weight_decay);

@@ -41,7 +41,7 @@ class SGD : public Optimizer {
  protected:
   void update(const Tensor& param, const Tensor& grad, ParamState& state) override;
   std::vector<std::string> buffer_names() const override;
-  void save_options(StateDict& out) const override;
+  void save_options(NamedTensors& out) const override;
   void load_options(detail::StateReader& in) override;
 
  private:

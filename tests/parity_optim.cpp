@@ -40,8 +40,11 @@
 #include <tapegrad/optim/sgd.hpp>
 #include <vector>
 
+#include "parity_helpers.hpp"
+
 namespace tg = tapegrad;
 namespace to = tapegrad::optim;
+namespace parity = tapegrad::parity;
 
 namespace {
 
@@ -148,37 +151,25 @@ void ref_adam(const to::AdamOptions& o, bool decoupled, std::vector<double>& p,
 
 // ---- running both sides ----
 
-template <class T>
-torch::Dtype torch_dtype() {
-  return std::is_same_v<T, double> ? torch::kFloat64 : torch::kFloat32;
-}
-
-template <class T>
-torch::Tensor to_torch(const std::vector<double>& v, const std::vector<std::int64_t>& shape) {
-  std::vector<T> tv(v.begin(), v.end());
-  return torch::from_blob(tv.data(), shape, torch_dtype<T>()).clone();
-}
-
+// A parameter or gradient given as values and a shape, on either side.
 template <class T>
 tg::Tensor to_tapegrad(const std::vector<double>& v, const std::vector<std::int64_t>& shape,
                        bool requires_grad) {
-  tg::Shape s(shape.begin(), shape.end());
-  tapegrad::Array<T> a = xt::zeros<T>(s);
+  tapegrad::Array<T> a = xt::zeros<T>(tg::Shape(shape.begin(), shape.end()));
   std::copy(v.begin(), v.end(), a.data());
   return tg::Tensor::from(std::move(a), requires_grad);
 }
 
-/// Largest over tensors of max|a - b| / max|b|: relative to each tensor's scale,
-/// so entries that pass near zero do not blow the measure up.
 template <class T>
-double rel_err(const tg::Tensor& ours, const T* ref) {
-  const T* a = ours.value<T>().data();
-  double diff = 0.0, scale = 0.0;
-  for (std::size_t j = 0; j < ours.numel(); ++j) {
-    diff = std::max(diff, std::abs(static_cast<double>(a[j]) - static_cast<double>(ref[j])));
-    scale = std::max(scale, std::abs(static_cast<double>(ref[j])));
-  }
-  return scale > 0 ? diff / scale : diff;
+torch::Tensor to_torch(const std::vector<double>& v, const std::vector<std::int64_t>& shape) {
+  return parity::to_torch<T>(to_tapegrad<T>(v, shape, false).template value<T>());
+}
+
+/// max|a - b| / max|b|: relative to each tensor's scale, so entries that pass near zero
+/// do not blow the measure up.
+template <class T>
+double rel_err(const tg::Tensor& ours, const torch::Tensor& ref) {
+  return parity::compare(ours.value<T>(), ref).rel;
 }
 
 struct Errors {
@@ -225,12 +216,10 @@ Errors run(const Problem& pr, const MakeOurs& make_ours, const MakeTheirs& make_
     opt->step();
     topt->step();
     for (std::size_t i = 0; i < kShapes.size(); ++i) {
-      torch::Tensor t = theirs[i].detach().contiguous();
-      err.vs_libtorch = std::max(err.vs_libtorch, rel_err<T>(ours[i], t.data_ptr<T>()));
-      if (std::is_same_v<T, double>) {
-        std::vector<T> r(ref[i].begin(), ref[i].end());
-        err.vs_reference = std::max(err.vs_reference, rel_err<T>(ours[i], r.data()));
-      }
+      err.vs_libtorch = std::max(err.vs_libtorch, rel_err<T>(ours[i], theirs[i]));
+      if (std::is_same_v<T, double>)
+        err.vs_reference =
+            std::max(err.vs_reference, rel_err<T>(ours[i], to_torch<double>(ref[i], kShapes[i])));
     }
   }
   return err;
@@ -438,8 +427,7 @@ TEST_CASE("parity: Adam under CosineAnnealingLR vs libtorch Adam with the same l
     sched.step();
     topt.param_groups()[0].options().set_lr(opt.lr());
     for (std::size_t i = 0; i < kShapes.size(); ++i) {
-      torch::Tensor t = theirs[i].detach().contiguous();
-      worst = std::max(worst, rel_err<double>(ours[i], t.data_ptr<double>()));
+      worst = std::max(worst, rel_err<double>(ours[i], theirs[i]));
     }
   }
   std::printf(

@@ -2,7 +2,6 @@
 // optimizer), strict-load errors, the atomic write (a failed save keeps the old
 // file), and the format itself checked by NumPy in both directions.
 #include <doctest/doctest.h>
-
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -15,8 +14,6 @@
 #include <map>
 #include <sstream>
 #include <string>
-#include <vector>
-
 #include <tapegrad/core/checkpoint.hpp>
 #include <tapegrad/core/io/atomic_file.hpp>
 #include <tapegrad/core/ops.hpp>
@@ -25,6 +22,7 @@
 #include <tapegrad/layers/loss.hpp>
 #include <tapegrad/layers/sequential.hpp>
 #include <tapegrad/optim/adam.hpp>
+#include <vector>
 
 using namespace tapegrad;
 namespace fs = std::filesystem;

@@ -10,12 +10,10 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <tapegrad/layers/data/idx.hpp>
 #include <vector>
-
 #include <xtensor/xbuilder.hpp>
 #include <xtensor/xmath.hpp>
-
-#include <tapegrad/layers/data/idx.hpp>
 
 namespace fs = std::filesystem;
 using namespace tapegrad::io;
@@ -84,9 +82,9 @@ std::string idx_error(const std::vector<std::uint8_t>& bytes) {
 
 TEST_CASE("idx: write_idx and read_idx round trip, plain and gzipped") {
   IdxTempDir dir;
-  xt::xarray<std::uint8_t> images = xt::arange<int>(2 * 3 * 4).reshape({2, 3, 4}) * 10;
-  xt::xarray<std::uint8_t> labels = {3, 1, 4, 1, 5};
-  xt::xarray<std::uint8_t> four_d = xt::ones<std::uint8_t>({2, 1, 2, 3}) * 255;
+  tapegrad::Array<std::uint8_t> images = xt::arange<int>(2 * 3 * 4).reshape({2, 3, 4}) * 10;
+  tapegrad::Array<std::uint8_t> labels = {3, 1, 4, 1, 5};
+  tapegrad::Array<std::uint8_t> four_d = xt::ones<std::uint8_t>({2, 1, 2, 3}) * 255;
   for (const char* ext : {"", ".gz"}) {
     CAPTURE(ext);
     write_idx(dir / (std::string("images") + ext), images);
@@ -114,9 +112,9 @@ TEST_CASE("idx: write_idx and read_idx round trip, plain and gzipped") {
   write_idx(dir / "again2.gz", images);
   CHECK(bytes_of(dir / "again.gz") == bytes_of(dir / "again2.gz"));
 
-  CHECK_THROWS_WITH_AS(write_idx(dir / "bad", xt::xarray<std::uint8_t>::from_shape({2, 0})),
+  CHECK_THROWS_WITH_AS(write_idx(dir / "bad", tapegrad::Array<std::uint8_t>::from_shape({2, 0})),
                        doctest::Contains("write_idx"), IoError);
-  CHECK_THROWS_WITH_AS(write_idx(dir / "bad", xt::xarray<std::uint8_t>::from_shape({})),
+  CHECK_THROWS_WITH_AS(write_idx(dir / "bad", tapegrad::Array<std::uint8_t>::from_shape({})),
                        doctest::Contains("1 to 255 dimensions, the array has 0"), IoError);
 }
 
@@ -236,9 +234,9 @@ TEST_CASE("idx: fuzz: truncations and byte flips never crash") {
 
 TEST_CASE("idx: load_mnist reads a split, scales to [0, 1] and checks the pair") {
   IdxTempDir dir;
-  xt::xarray<std::uint8_t> images = xt::zeros<std::uint8_t>({5, 28, 28});
+  tapegrad::Array<std::uint8_t> images = xt::zeros<std::uint8_t>({5, 28, 28});
   for (std::size_t i = 0; i < 5; ++i) images(i, i, 2 * i) = static_cast<std::uint8_t>(51 * i);
-  xt::xarray<std::uint8_t> labels = {7, 2, 1, 0, 4};
+  tapegrad::Array<std::uint8_t> labels = {7, 2, 1, 0, 4};
   write_idx(dir / "train-images-idx3-ubyte.gz", images);
   write_idx(dir / "train-labels-idx1-ubyte", labels);
 
@@ -258,19 +256,20 @@ TEST_CASE("idx: load_mnist reads a split, scales to [0, 1] and checks the pair")
                        IoError);
   // The dot spelling of some mirrors.
   write_idx(dir / "t10k-images.idx3-ubyte", images);
-  write_idx(dir / "t10k-labels.idx1-ubyte", xt::xarray<std::uint8_t>{1, 2, 3, 4});
+  write_idx(dir / "t10k-labels.idx1-ubyte", tapegrad::Array<std::uint8_t>{1, 2, 3, 4});
   CHECK_THROWS_WITH_AS(load_mnist(dir.path, MnistSplit::Test),
                        doctest::Contains("t10k-images.idx3-ubyte has 5 images but "
                                          "t10k-labels.idx1-ubyte has 4 labels"),
                        IoError);
-  write_idx(dir / "t10k-labels.idx1-ubyte", xt::xarray<std::uint8_t>{1, 2, 3, 4, 10});
+  write_idx(dir / "t10k-labels.idx1-ubyte", tapegrad::Array<std::uint8_t>{1, 2, 3, 4, 10});
   CHECK_THROWS_WITH_AS(load_mnist(dir.path, MnistSplit::Test),
                        doctest::Contains("label 10 at index 4 is outside 0..9"), IoError);
-  write_idx(dir / "t10k-labels.idx1-ubyte", xt::xarray<std::uint8_t>{{1, 2, 3, 4, 5}});
+  write_idx(dir / "t10k-labels.idx1-ubyte", tapegrad::Array<std::uint8_t>{{1, 2, 3, 4, 5}});
   CHECK_THROWS_WITH_AS(load_mnist(dir.path, MnistSplit::Test),
                        doctest::Contains("expected labels [N] (1-d), got 1x5"), IoError);
   // The plain file wins over the .gz when both are there.
-  write_idx(dir / "train-images-idx3-ubyte", xt::xarray<std::uint8_t>::from_shape({4, 28, 28}));
+  write_idx(dir / "train-images-idx3-ubyte",
+            tapegrad::Array<std::uint8_t>::from_shape({4, 28, 28}));
   CHECK_THROWS_WITH_AS(load_mnist(dir.path, MnistSplit::Train),
                        doctest::Contains("has 4 images but"), IoError);
 }

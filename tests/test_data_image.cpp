@@ -10,12 +10,10 @@
 #include <limits>
 #include <set>
 #include <string>
+#include <tapegrad/layers/data/image.hpp>
 #include <vector>
-
 #include <xtensor/xbuilder.hpp>
 #include <xtensor/xview.hpp>
-
-#include <tapegrad/layers/data/image.hpp>
 
 // A PNG decoder for checking what we wrote; static, so it clashes with nothing.
 #pragma GCC diagnostic push
@@ -117,7 +115,8 @@ std::vector<std::size_t> shape_of(const auto& a) { return {a.shape().begin(), a.
 
 TEST_CASE("image: save_png_gray writes a valid PNG with the right pixels") {
   ImageTempDir dir;
-  xt::xarray<float> img = {{0.0f, 0.5f, 1.0f}, {-3.0f, 2.0f, 0.2f}};  // out-of-range values clamp
+  tapegrad::Array<float> img = {{0.0f, 0.5f, 1.0f},
+                                {-3.0f, 2.0f, 0.2f}};  // out-of-range values clamp
   save_png_gray(dir / "g.png", img);
   const auto bytes = read_all(dir / "g.png");
   const PngInfo info = check_png(bytes);
@@ -133,11 +132,11 @@ TEST_CASE("image: save_png_gray writes a valid PNG with the right pixels") {
       save_png_gray(dir / "bad.png", xt::zeros<float>({1, 2, 3})),
       doctest::Contains("save_png_gray: expected a greyscale image [H, W], got shape [1, 2, 3]"),
       std::invalid_argument);
-  xt::xarray<float> nan = xt::zeros<float>({2, 2});
+  tapegrad::Array<float> nan = xt::zeros<float>({2, 2});
   nan(1, 0) = std::numeric_limits<float>::quiet_NaN();
   CHECK_THROWS_WITH_AS(save_png_gray(dir / "bad.png", nan),
                        doctest::Contains("pixel (1, 0) is NaN"), std::invalid_argument);
-  CHECK_THROWS_AS(save_png_gray(dir / "bad.png", xt::xarray<float>::from_shape({0, 4})),
+  CHECK_THROWS_AS(save_png_gray(dir / "bad.png", tapegrad::Array<float>::from_shape({0, 4})),
                   std::invalid_argument);
   CHECK_FALSE(fs::exists(dir / "bad.png"));
   CHECK_THROWS_WITH_AS(save_png_gray(dir / "no" / "such" / "dir.png", img),
@@ -146,7 +145,7 @@ TEST_CASE("image: save_png_gray writes a valid PNG with the right pixels") {
 
 TEST_CASE("image: save_png_rgb round trips pixels") {
   ImageTempDir dir;
-  xt::xarray<std::uint8_t> img = xt::zeros<std::uint8_t>({4, 5, 3});
+  tapegrad::Array<std::uint8_t> img = xt::zeros<std::uint8_t>({4, 5, 3});
   for (std::size_t i = 0; i < img.size(); ++i) img.data()[i] = static_cast<std::uint8_t>(i * 3);
   save_png_rgb(dir / "c.png", img);
   const auto bytes = read_all(dir / "c.png");
@@ -162,7 +161,7 @@ TEST_CASE("image: save_png_rgb round trips pixels") {
 }
 
 TEST_CASE("image: image_grid tiles [N,1,H,W] and [N,H,W] with padding") {
-  xt::xarray<float> batch = xt::zeros<float>({5, 1, 3, 2});
+  tapegrad::Array<float> batch = xt::zeros<float>({5, 1, 3, 2});
   for (std::size_t k = 0; k < 5; ++k) xt::view(batch, k) = 0.1f * static_cast<float>(k);
   const auto grid = image_grid(batch, 2, 3, 1, 1.0f);
   CHECK(shape_of(grid) == std::vector<std::size_t>{2 * 3 + 3 * 1, 3 * 2 + 4 * 1});

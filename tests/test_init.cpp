@@ -10,7 +10,6 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
-
 #include <tapegrad/core/init.hpp>
 
 using namespace tapegrad;

@@ -13,12 +13,10 @@
 #include <limits>
 #include <random>
 #include <string>
-#include <vector>
-
-#include <xtensor/xbuilder.hpp>
-
 #include <tapegrad/core/io/atomic_file.hpp>
 #include <tapegrad/core/io/npz.hpp>
+#include <vector>
+#include <xtensor/xbuilder.hpp>
 
 namespace fs = std::filesystem;
 using namespace tapegrad::io;
@@ -73,16 +71,16 @@ bool same_dict(const NpzDict& a, const NpzDict& b) {
 }
 
 NpzDict sample_dict() {
-  xt::xarray<float> w = xt::arange<float>(24.0f).reshape({2, 3, 2, 2}) * 0.5f - 3.0f;
-  xt::xarray<float> b = {std::numeric_limits<float>::quiet_NaN(),
-                         std::numeric_limits<float>::infinity(), -0.0f,
-                         std::numeric_limits<float>::denorm_min()};
-  xt::xarray<std::int64_t> step = {std::numeric_limits<std::int64_t>::min(), -1, 0, 7,
-                                   std::numeric_limits<std::int64_t>::max()};
-  xt::xarray<double> scalar = xt::xarray<double>::from_shape({});
+  tapegrad::Array<float> w = xt::arange<float>(24.0f).reshape({2, 3, 2, 2}) * 0.5f - 3.0f;
+  tapegrad::Array<float> b = {std::numeric_limits<float>::quiet_NaN(),
+                              std::numeric_limits<float>::infinity(), -0.0f,
+                              std::numeric_limits<float>::denorm_min()};
+  tapegrad::Array<std::int64_t> step = {std::numeric_limits<std::int64_t>::min(), -1, 0, 7,
+                                        std::numeric_limits<std::int64_t>::max()};
+  tapegrad::Array<double> scalar = tapegrad::Array<double>::from_shape({});
   scalar() = 0.1;  // 0-d
-  xt::xarray<double> empty = xt::xarray<double>::from_shape({2, 0, 5});
-  xt::xarray<std::int64_t> scalar_i = xt::xarray<std::int64_t>::from_shape({});
+  tapegrad::Array<double> empty = tapegrad::Array<double>::from_shape({2, 0, 5});
+  tapegrad::Array<std::int64_t> scalar_i = tapegrad::Array<std::int64_t>::from_shape({});
   scalar_i() = 42;
   NpzDict d;
   d.insert("conv1.weight", w);
@@ -267,7 +265,7 @@ TEST_CASE("npz: an empty dict is a valid archive") {
 
 TEST_CASE("npz: npy headers are padded so array data starts at a multiple of 64") {
   MemorySink s;
-  write_npz(s, NpzDict{{"w", xt::xarray<float>{1.0f, 2.0f}}});
+  write_npz(s, NpzDict{{"w", tapegrad::Array<float>{1.0f, 2.0f}}});
   const auto& b = s.bytes();
   const std::size_t npy_start = 30 + std::string("w.npy").size();
   REQUIRE(b.size() > npy_start + 10);
@@ -280,18 +278,18 @@ TEST_CASE("npz: npy headers are padded so array data starts at a multiple of 64"
 
 TEST_CASE("npz: NpzDict keeps order, refuses duplicates and names missing keys") {
   NpzDict d;
-  d.insert("b", xt::xarray<double>{1.0});
-  d.insert("a", xt::xarray<double>{2.0});
+  d.insert("b", tapegrad::Array<double>{1.0});
+  d.insert("a", tapegrad::Array<double>{2.0});
   CHECK(d.keys() == std::vector<std::string>{"b", "a"});
-  CHECK_THROWS_WITH_AS(d.insert("a", xt::xarray<double>{3.0}),
+  CHECK_THROWS_WITH_AS(d.insert("a", tapegrad::Array<double>{3.0}),
                        doctest::Contains("duplicate key 'a'"), std::invalid_argument);
-  CHECK_THROWS_AS(d.insert("", xt::xarray<double>{3.0}), std::invalid_argument);
+  CHECK_THROWS_AS(d.insert("", tapegrad::Array<double>{3.0}), std::invalid_argument);
   CHECK_THROWS_WITH_AS(d.at("c"), doctest::Contains("no key 'c' (keys: 'b', 'a')"),
                        std::out_of_range);
   CHECK_THROWS_WITH_AS(d.get<float>("a"),
                        doctest::Contains("holds dtype '<f8', not the requested '<f4'"),
                        std::invalid_argument);
-  d.insert_or_assign("a", xt::xarray<float>{4.0f});
+  d.insert_or_assign("a", tapegrad::Array<float>{4.0f});
   CHECK(d.get<float>("a")(0) == 4.0f);
 }
 
@@ -357,18 +355,18 @@ np.save(sys.argv[1] + '/single.npy', np.ones(3))
     const NpzDict d = load_npz(dir / name);
     CHECK(d.keys() == std::vector<std::string>{"a", "b", "c", "t", "t3", "i4", "u1", "bo", "e",
                                                "conv1.weight"});
-    CHECK(d.get<float>("a") == xt::xarray<float>{{0, 1, 2}, {3, 4, 5}});
+    CHECK(d.get<float>("a") == tapegrad::Array<float>{{0, 1, 2}, {3, 4, 5}});
     CHECK(d.get<double>("b").dimension() == 0);
     CHECK(d.get<double>("b")() == 2.5);
-    CHECK(d.get<std::int64_t>("c") == xt::xarray<std::int64_t>{-2, -1, 0, 1, 2});
-    CHECK(d.get<double>("t") == xt::xarray<double>{{0, 3}, {1, 4}, {2, 5}});
+    CHECK(d.get<std::int64_t>("c") == tapegrad::Array<std::int64_t>{-2, -1, 0, 1, 2});
+    CHECK(d.get<double>("t") == tapegrad::Array<double>{{0, 3}, {1, 4}, {2, 5}});
     const auto& t3 = d.get<float>("t3");
     REQUIRE(npz_shape(d.at("t3")) == std::vector<std::size_t>{2, 3, 4});
     CHECK(t3(1, 2, 3) == 23.0f);
     CHECK(t3(0, 1, 2) == 6.0f);
-    CHECK(d.get<std::int64_t>("i4") == xt::xarray<std::int64_t>{-1, 2147483647});
-    CHECK(d.get<std::int64_t>("u1") == xt::xarray<std::int64_t>{{0, 255}});
-    CHECK(d.get<std::int64_t>("bo") == xt::xarray<std::int64_t>{1, 0, 1});
+    CHECK(d.get<std::int64_t>("i4") == tapegrad::Array<std::int64_t>{-1, 2147483647});
+    CHECK(d.get<std::int64_t>("u1") == tapegrad::Array<std::int64_t>{{0, 255}});
+    CHECK(d.get<std::int64_t>("bo") == tapegrad::Array<std::int64_t>{1, 0, 1});
     CHECK(npz_shape(d.at("e")) == std::vector<std::size_t>{0, 4});
     CHECK(d.get<double>("conv1.weight")(2, 3) == 1.0);
     CHECK(d.get<double>("conv1.weight")(0, 0) == -1.0);
@@ -468,7 +466,7 @@ TEST_CASE("npz: bad npy content inside a well-formed zip gives errors naming the
   const auto ok = parse_npz(
       zip_of({{"w.npy", npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2L,), }", f8)}}),
       "x.npz");
-  CHECK(ok.get<double>("w") == xt::xarray<double>{1.0, 2.0});
+  CHECK(ok.get<double>("w") == tapegrad::Array<double>{1.0, 2.0});
   std::vector<std::uint8_t> v2 = {0x93, 'N', 'U', 'M', 'P', 'Y', 2, 0};
   const std::string h2 = "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }\n";
   put32(v2, static_cast<std::uint32_t>(h2.size()));
@@ -486,7 +484,7 @@ TEST_CASE("npz: fortran_order True is read into C order") {
   const auto member = npy("{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }",
                           raw<double>({1, 4, 2, 5, 3, 6}));
   const auto d = parse_npz(zip_of({{"m.npy", member}}), "x.npz");
-  CHECK(d.get<double>("m") == xt::xarray<double>{{1, 2, 3}, {4, 5, 6}});
+  CHECK(d.get<double>("m") == tapegrad::Array<double>{{1, 2, 3}, {4, 5, 6}});
 }
 
 TEST_CASE("npz: zip structure errors: CRC, bad offsets, unsupported methods") {
@@ -528,7 +526,7 @@ TEST_CASE("npz: zip structure errors: CRC, bad offsets, unsupported methods") {
 
   // Deflated members: a corrupted stream is reported, not crashed on.
   auto deflated = zip_of({{"w.npy", member}}, true);
-  REQUIRE(parse_npz(deflated, "x.npz").get<double>("w") == xt::xarray<double>{1.0, 2.0});
+  REQUIRE(parse_npz(deflated, "x.npz").get<double>("w") == tapegrad::Array<double>{1.0, 2.0});
   deflated[30 + 5 + 2] ^= 0xff;
   const std::string e = parse_error(deflated);
   CHECK(e.find("member 'w.npy'") != std::string::npos);
@@ -536,9 +534,9 @@ TEST_CASE("npz: zip structure errors: CRC, bad offsets, unsupported methods") {
 
 TEST_CASE("npz: fuzz: every truncation and random byte flips load equal data or throw IoError") {
   NpzDict small;
-  small.insert("w", xt::xarray<float>{{1.5f, -2.0f}, {3.0f, 4.25f}});
-  small.insert("n", xt::xarray<std::int64_t>{7});
-  small.insert("s", xt::xarray<double>::from_shape({}));
+  small.insert("w", tapegrad::Array<float>{{1.5f, -2.0f}, {3.0f, 4.25f}});
+  small.insert("n", tapegrad::Array<std::int64_t>{7});
+  small.insert("s", tapegrad::Array<double>::from_shape({}));
   MemorySink sink;
   write_npz(sink, small);
   const std::vector<std::vector<std::uint8_t>> archives = {
@@ -589,7 +587,7 @@ TEST_CASE("npz: a failed write leaves the previous checkpoint byte-identical") {
   REQUIRE(count_entries(dir.path) == 1);
 
   NpzDict bigger = sample_dict();
-  bigger.insert("extra", xt::xarray<double>::from_shape({1000}));
+  bigger.insert("extra", tapegrad::Array<double>::from_shape({1000}));
   // The disk "fills up" halfway through the new checkpoint.
   CHECK_THROWS_WITH_AS(write_file_atomic(path,
                                          [&](ByteSink& sink) {

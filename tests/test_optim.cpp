@@ -45,7 +45,7 @@ void set_grad(Tensor& p, std::vector<double> g) {
 
 double elem(const Tensor& t, std::size_t i) { return t.value<double>().data()[i]; }
 
-const Tensor* find(const StateDict& d, const std::string& key) {
+const Tensor* find(const NamedTensors& d, const std::string& key) {
   for (const auto& [k, t] : d)
     if (k == key) return &t;
   return nullptr;
@@ -89,7 +89,7 @@ TEST_CASE("sgd: momentum, dampening and weight decay over two steps") {
   // d = 2 + 0.25*0.375 = 2.09375; buf = 0.5*1.25 + (1-0.5)*2.09375 = 1.671875;
   // p = 0.375 - 0.5*1.671875.
   CHECK(elem(p, 0) == -0.4609375);
-  const StateDict sd = opt.state_dict();
+  const NamedTensors sd = opt.state_dict();
   const Tensor* buf = find(sd, "state.0.momentum_buffer");
   REQUIRE(buf != nullptr);
   CHECK(elem(*buf, 0) == 1.671875);
@@ -162,7 +162,7 @@ TEST_CASE("adam: second step against the textbook formula") {
     x -= lr * (m / (1 - b1 * b1)) / (std::sqrt(v / (1 - b2 * b2)) + eps);
     CHECK(elem(p, i) == doctest::Approx(x).epsilon(1e-14));
   }
-  const StateDict sd = opt.state_dict();
+  const NamedTensors sd = opt.state_dict();
   REQUIRE(find(sd, "state.0.step") != nullptr);
   CHECK(find(sd, "state.0.step")->item() == 2.0);
   CHECK(find(sd, "state.0.max_exp_avg_sq") == nullptr);
@@ -284,17 +284,17 @@ TEST_CASE("optim: parameters without a gradient are skipped and get no state") {
   adam.step();
   sgd.step();
   CHECK(elem(b, 0) == 3.0);
-  const StateDict sa = adam.state_dict();
+  const NamedTensors sa = adam.state_dict();
   CHECK(find(sa, "state.0.exp_avg") != nullptr);
   CHECK(find(sa, "state.1.exp_avg") == nullptr);
   CHECK(find(sa, "state.1.step") == nullptr);
-  const StateDict ss = sgd.state_dict();
+  const NamedTensors ss = sgd.state_dict();
   CHECK(find(ss, "state.0.momentum_buffer") == nullptr);
   CHECK(find(ss, "state.1.momentum_buffer") != nullptr);
   // Later gradients start b's state at step 1, as PyTorch's per-parameter step.
   set_grad(b, {1.0});
   adam.step();
-  const StateDict later = adam.state_dict();
+  const NamedTensors later = adam.state_dict();
   CHECK(find(later, "state.1.step")->item() == 1.0);
   CHECK(find(later, "state.0.step")->item() == 2.0);
 }
@@ -364,8 +364,8 @@ void check_resume(MakeOpt make, MakeOther make_other) {
     opt->step();
     sched.step();
   }
-  const StateDict saved_opt = opt->state_dict();
-  const StateDict saved_sched = sched.state_dict();
+  const NamedTensors saved_opt = opt->state_dict();
+  const NamedTensors saved_sched = sched.state_dict();
   const std::vector<Tensor> saved_params = copies(ps);
   for (int k = 10; k < 20; ++k) {
     fill_grads(ps, k);
@@ -389,7 +389,7 @@ void check_resume(MakeOpt make, MakeOther make_other) {
     CHECK(identical(ps[i], qs[i]));
   }
   CHECK(resumed->lr() == opt->lr());
-  const StateDict a = opt->state_dict(), b = resumed->state_dict();
+  const NamedTensors a = opt->state_dict(), b = resumed->state_dict();
   REQUIRE(a.size() == b.size());
   for (std::size_t i = 0; i < a.size(); ++i) {
     CAPTURE(a[i].first);
@@ -433,7 +433,7 @@ TEST_CASE("optim: state_dict is a snapshot, and load copies") {
   SGD opt({a}, {.lr = 0.5, .momentum = 0.5});
   set_grad(a, {1.0});
   opt.step();
-  StateDict sd = opt.state_dict();
+  NamedTensors sd = opt.state_dict();
   const double buf_before = elem(*find(sd, "state.0.momentum_buffer"), 0);
   opt.step();
   CHECK(elem(*find(sd, "state.0.momentum_buffer"), 0) == buf_before);  // not aliased
@@ -449,16 +449,16 @@ TEST_CASE("optim: load_state_dict is strict and leaves the optimizer unchanged o
   Adam opt({a}, {.lr = 0.1});
   set_grad<double>(a, xt::ones<double>({2, 3}));
   opt.step();
-  const StateDict good = opt.state_dict();
+  const NamedTensors good = opt.state_dict();
 
   auto without = [&](const std::string& key) {
-    StateDict d;
+    NamedTensors d;
     for (const auto& e : good)
       if (e.first != key) d.push_back(e);
     return d;
   };
   auto replaced = [&](const std::string& key, Tensor t) {
-    StateDict d = good;
+    NamedTensors d = good;
     for (auto& e : d)
       if (e.first == key) e.second = t;
     return d;
@@ -469,7 +469,7 @@ TEST_CASE("optim: load_state_dict is strict and leaves the optimizer unchanged o
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(opt.load_state_dict(without("param_groups.eps")),
                        Contains("missing key 'param_groups.eps'"), std::invalid_argument);
-  StateDict extra = good;
+  NamedTensors extra = good;
   extra.emplace_back("state.1.exp_avg", Tensor::zeros({2, 3}, Dtype::Float64));
   CHECK_THROWS_WITH_AS(opt.load_state_dict(extra), Contains("unexpected key 'state.1.exp_avg'"),
                        std::invalid_argument);
@@ -499,7 +499,7 @@ TEST_CASE("optim: load_state_dict is strict and leaves the optimizer unchanged o
 
   // After all those failures the optimizer still holds exactly its own state.
   CHECK_FALSE(opt.options().amsgrad);
-  const StateDict now = opt.state_dict();
+  const NamedTensors now = opt.state_dict();
   REQUIRE(now.size() == good.size());
   for (std::size_t i = 0; i < now.size(); ++i) CHECK(identical(now[i].second, good[i].second));
 }

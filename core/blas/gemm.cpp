@@ -1,5 +1,3 @@
-#include <tapegrad/core/blas/gemm.hpp>
-
 #include <cblas.h>
 #include <omp.h>
 
@@ -10,7 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
-
+#include <tapegrad/core/blas/gemm.hpp>
 
 extern "C" char* openblas_get_corename(void);
 extern "C" void openblas_set_num_threads(int);
@@ -31,9 +29,9 @@ void check_dims(std::int64_t m, std::int64_t n, std::int64_t k) {
   // CBLAS takes 32-bit ints; a silent wrap-around would be a wrong answer.
   constexpr std::int64_t lim = 2147483647;
   if (m > lim || n > lim || k > lim)
-    throw std::invalid_argument("blas::gemm: dimensions exceed the 32-bit BLAS interface (m=" +
-                                std::to_string(m) + ", n=" + std::to_string(n) +
-                                ", k=" + std::to_string(k) + ")");
+    throw std::invalid_argument(
+        "blas::gemm: dimensions exceed the 32-bit BLAS interface (m=" + std::to_string(m) +
+        ", n=" + std::to_string(n) + ", k=" + std::to_string(k) + ")");
 }
 
 // OpenBLAS's CBLAS entry points, by element type.
@@ -133,8 +131,8 @@ void gemm<float>(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t 
 
 template <>
 void gemm<double>(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
-                  const double* a, std::int64_t lda, const double* b, std::int64_t ldb,
-                  double beta, double* c, std::int64_t ldc) {
+                  const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double beta,
+                  double* c, std::int64_t ldc) {
   gemm_impl(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
@@ -164,4 +162,3 @@ int num_threads() { return openblas_get_num_threads(); }
 void set_num_threads(int n) { openblas_set_num_threads(n); }
 
 }  // namespace tapegrad::blas
-

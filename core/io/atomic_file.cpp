@@ -1,5 +1,3 @@
-#include <tapegrad/core/io/atomic_file.hpp>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +7,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <tapegrad/core/io/atomic_file.hpp>
 
 namespace tapegrad::io {
 namespace {

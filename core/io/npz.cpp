@@ -1,5 +1,3 @@
-#include <tapegrad/core/io/npz.hpp>
-
 #include <zlib.h>
 
 #include <algorithm>
@@ -9,7 +7,7 @@
 #include <limits>
 #include <sstream>
 #include <stdexcept>
-
+#include <tapegrad/core/io/npz.hpp>
 #include <xtensor/xmanipulation.hpp>
 
 namespace tapegrad::io {
@@ -295,13 +293,13 @@ void copy_elements(const std::uint8_t* src, To* dst, std::size_t count) {
 }
 
 template <class T>
-xt::xarray<T> make_array(const std::vector<std::size_t>& shape, bool fortran,
-                         const std::uint8_t* data, Elem elem, std::size_t count) {
+tapegrad::Array<T> make_array(const std::vector<std::size_t>& shape, bool fortran,
+                              const std::uint8_t* data, Elem elem, std::size_t count) {
   // Fortran order is C order of the reversed shape; transposing that (which
   // reverses the axes) gives the array numpy meant, copied into C order.
   std::vector<std::size_t> stored_shape = shape;
   if (fortran) std::reverse(stored_shape.begin(), stored_shape.end());
-  auto a = xt::xarray<T>::from_shape(stored_shape);
+  auto a = tapegrad::Array<T>::from_shape(stored_shape);
   T* dst = a.data();
   switch (elem) {
     case Elem::F4:
@@ -336,7 +334,7 @@ xt::xarray<T> make_array(const std::vector<std::size_t>& shape, bool fortran,
       copy_elements<std::int32_t>(data, dst, count);
       break;
   }
-  if (fortran && shape.size() > 1) return xt::xarray<T>(xt::transpose(a));
+  if (fortran && shape.size() > 1) return tapegrad::Array<T>(xt::transpose(a));
   return a;
 }
 

@@ -17,21 +17,20 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tapegrad/core/allocator.hpp>
+#include <tapegrad/core/io/atomic_file.hpp>
 #include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
-
-#include <xtensor/xarray.hpp>
-
-#include <tapegrad/core/io/atomic_file.hpp>
 
 namespace tapegrad::io {
 
 /// One array of an npz archive: float32 ('<f4'), float64 ('<f8') or int64 ('<i8').
 /// On load, other integer dtypes ('|b1', '|u1', '|i1', '<u2', '<i2', '<u4', '<i4')
 /// are widened to int64; anything else is an error.
-using NpzArray = std::variant<xt::xarray<float>, xt::xarray<double>, xt::xarray<std::int64_t>>;
+using NpzArray =
+    std::variant<tapegrad::Array<float>, tapegrad::Array<double>, tapegrad::Array<std::int64_t>>;
 
 /// NumPy's name for the dtype an NpzArray holds: "<f4", "<f8" or "<i8".
 const char* npz_dtype(const NpzArray& a);
@@ -60,12 +59,12 @@ class NpzDict {
   /// The array stored under `key`; std::out_of_range naming the key and the keys
   /// present when it is missing.
   const NpzArray& at(std::string_view key) const;
-  /// The array under `key` as xt::xarray<T>; std::out_of_range when missing,
+  /// The array under `key` as tapegrad::Array<T>; std::out_of_range when missing,
   /// std::invalid_argument naming both dtypes when it holds another element type.
   template <class T>
-  const xt::xarray<T>& get(std::string_view key) const {
+  const tapegrad::Array<T>& get(std::string_view key) const {
     const NpzArray& a = at(key);
-    if (const auto* p = std::get_if<xt::xarray<T>>(&a)) return *p;
+    if (const auto* p = std::get_if<tapegrad::Array<T>>(&a)) return *p;
     throw_dtype_mismatch(key, a, dtype_for<T>());
   }
 

@@ -13,6 +13,33 @@ bool has_explicit_padding(const Conv2dGeometry& g) {
          (g.pad_top | g.pad_bottom | g.pad_left | g.pad_right) != 0;
 }
 
+namespace {
+
+// The plane geometry of a problem whose x planes are height × width with top/left
+// padding (pad_top, pad_left) and whose y planes are out_h × out_w; kernel, stride and
+// dilation are the convolution's.
+detail::PlaneGeometry plane_of(const Conv2dGeometry& g, std::int64_t channels, std::int64_t height,
+                               std::int64_t width, std::int64_t out_h, std::int64_t out_w,
+                               std::int64_t pad_top, std::int64_t pad_left) {
+  detail::PlaneGeometry q;
+  q.channels = channels;
+  q.height = height;
+  q.width = width;
+  q.out_h = out_h;
+  q.out_w = out_w;
+  q.kernel_h = g.kernel_h;
+  q.kernel_w = g.kernel_w;
+  q.stride_h = g.stride_h;
+  q.stride_w = g.stride_w;
+  q.pad_top = pad_top;
+  q.pad_left = pad_left;
+  q.dilation_h = g.dilation_h;
+  q.dilation_w = g.dilation_w;
+  return q;
+}
+
+}  // namespace
+
 // The zero-padded convolution conv2d computes. With a non-zeros padding mode the input
 // is padded explicitly first, so the problem sees the padded size and no padding.
 ConvProblem conv2d_problem(const Conv2dGeometry& g) {
@@ -21,20 +48,10 @@ ConvProblem conv2d_problem(const Conv2dGeometry& g) {
   p.batch = g.batch;
   p.groups = g.groups;
   p.y_channels = g.out_channels;
-  detail::PlaneGeometry& q = p.plane;
-  q.channels = g.in_channels;
-  q.height = padded ? g.in_h + g.pad_top + g.pad_bottom : g.in_h;
-  q.width = padded ? g.in_w + g.pad_left + g.pad_right : g.in_w;
-  q.out_h = g.out_h;
-  q.out_w = g.out_w;
-  q.kernel_h = g.kernel_h;
-  q.kernel_w = g.kernel_w;
-  q.stride_h = g.stride_h;
-  q.stride_w = g.stride_w;
-  q.pad_top = padded ? 0 : g.pad_top;
-  q.pad_left = padded ? 0 : g.pad_left;
-  q.dilation_h = g.dilation_h;
-  q.dilation_w = g.dilation_w;
+  p.plane =
+      padded ? plane_of(g, g.in_channels, g.in_h + g.pad_top + g.pad_bottom,
+                        g.in_w + g.pad_left + g.pad_right, g.out_h, g.out_w, 0, 0)
+             : plane_of(g, g.in_channels, g.in_h, g.in_w, g.out_h, g.out_w, g.pad_top, g.pad_left);
   return p;
 }
 
@@ -48,20 +65,7 @@ ConvProblem conv_transpose2d_problem(const Conv2dGeometry& g) {
   p.batch = g.batch;
   p.groups = g.groups;
   p.y_channels = g.in_channels;
-  detail::PlaneGeometry& q = p.plane;
-  q.channels = g.out_channels;
-  q.height = g.out_h;
-  q.width = g.out_w;
-  q.out_h = g.in_h;
-  q.out_w = g.in_w;
-  q.kernel_h = g.kernel_h;
-  q.kernel_w = g.kernel_w;
-  q.stride_h = g.stride_h;
-  q.stride_w = g.stride_w;
-  q.pad_top = g.pad_top;
-  q.pad_left = g.pad_left;
-  q.dilation_h = g.dilation_h;
-  q.dilation_w = g.dilation_w;
+  p.plane = plane_of(g, g.out_channels, g.out_h, g.out_w, g.in_h, g.in_w, g.pad_top, g.pad_left);
   return p;
 }
 

@@ -112,7 +112,10 @@ void check_padding_mode_sizes(std::string_view op, const Shape& x, const Conv2dG
 }
 
 // The geometry's input part, from a checked [N, C, H, W] or [C, H, W] shape.
-Conv2dGeometry input_geometry(const Shape& x) {
+// The geometry both checks share, from a checked [N, C, H, W] or [C, H, W] input and
+// 4-D weight: input sizes, kernel, groups, stride and dilation.
+Conv2dGeometry base_geometry(const Shape& x, const Shape& w, std::int64_t groups, Pair stride,
+                             Pair dilation) {
   Conv2dGeometry g;
   g.batched = x.size() == 4;
   const std::size_t off = g.batched ? 1 : 0;
@@ -120,6 +123,13 @@ Conv2dGeometry input_geometry(const Shape& x) {
   g.in_channels = i64(x[off]);
   g.in_h = i64(x[off + 1]);
   g.in_w = i64(x[off + 2]);
+  g.kernel_h = i64(w[2]);
+  g.kernel_w = i64(w[3]);
+  g.groups = groups;
+  g.stride_h = stride[0];
+  g.stride_w = stride[1];
+  g.dilation_h = dilation[0];
+  g.dilation_w = dilation[1];
   return g;
 }
 
@@ -142,15 +152,8 @@ Conv2dGeometry check_conv2d(const Shape& x, const Shape& w, const std::optional<
   check_nonempty(op, x, w);
   check_groups_divide(op, w, groups);
 
-  Conv2dGeometry g = input_geometry(x);
+  Conv2dGeometry g = base_geometry(x, w, groups, stride, dilation);
   g.out_channels = i64(w[0]);
-  g.kernel_h = i64(w[2]);
-  g.kernel_w = i64(w[3]);
-  g.groups = groups;
-  g.stride_h = stride[0];
-  g.stride_w = stride[1];
-  g.dilation_h = dilation[0];
-  g.dilation_w = dilation[1];
   g.padding_mode = opts.padding_mode();
 
   if (g.in_channels != i64(w[1]) * groups)
@@ -219,15 +222,8 @@ Conv2dGeometry check_transpose_impl(const Shape& x, const Shape& w,
   check_nonempty(op, x, w);
   check_groups_divide(op, w, groups);
 
-  Conv2dGeometry g = input_geometry(x);
+  Conv2dGeometry g = base_geometry(x, w, groups, stride, dilation);
   g.out_channels = i64(w[1]) * groups;
-  g.kernel_h = i64(w[2]);
-  g.kernel_w = i64(w[3]);
-  g.groups = groups;
-  g.stride_h = stride[0];
-  g.stride_w = stride[1];
-  g.dilation_h = dilation[0];
-  g.dilation_w = dilation[1];
   g.pad_top = g.pad_bottom = padding[0];
   g.pad_left = g.pad_right = padding[1];
 

@@ -1,8 +1,7 @@
-#include <tapegrad/core/kernels/depthwise.hpp>
-
 #include <omp.h>
 
 #include <algorithm>
+#include <tapegrad/core/kernels/depthwise.hpp>
 #include <vector>
 
 namespace tapegrad::kernels::detail {
@@ -89,7 +88,9 @@ void pad_plane(const T* x, const PlaneGeometry& g, const FlatPlane& f, T* xp) {
     if (xr < 0 || xr >= g.height) continue;
     const std::int64_t c0 = std::max<std::int64_t>(0, g.pad_left);  // first padded column with data
     const std::int64_t c1 = std::min(f.pitch, g.pad_left + g.width);
-    if (c1 > c0) std::copy(x + xr * g.width + (c0 - g.pad_left), x + xr * g.width + (c1 - g.pad_left), xp + r * f.pitch + c0);
+    if (c1 > c0)
+      std::copy(x + xr * g.width + (c0 - g.pad_left), x + xr * g.width + (c1 - g.pad_left),
+                xp + r * f.pitch + c0);
   }
 }
 
@@ -173,7 +174,8 @@ void depthwise_forward(const T* x, std::int64_t batch, std::int64_t x_sample,
         T* dst = y + (n * y_channels + o) * L;
         const T b = bias ? bias[o] : T(0);
         for (std::int64_t i = 0; i < g.out_h; ++i)
-          for (std::int64_t j = 0; j < out_w; ++j) dst[i * out_w + j] = yp[static_cast<std::size_t>(i * f.pitch + j)] + b;
+          for (std::int64_t j = 0; j < out_w; ++j)
+            dst[i * out_w + j] = yp[static_cast<std::size_t>(i * f.pitch + j)] + b;
       }
     }
     return;
@@ -278,7 +280,8 @@ void depthwise_weight_grad(const T* y, const T* x, std::int64_t batch, std::int6
       }
       for (std::int64_t q = 0; q < m; ++q)
         for (std::int64_t k = 0; k < n_taps; ++k)
-          dw[(c * m + q) * n_taps + k] = static_cast<T>(total[static_cast<std::size_t>(q * n_taps + k)]);
+          dw[(c * m + q) * n_taps + k] =
+              static_cast<T>(total[static_cast<std::size_t>(q * n_taps + k)]);
     }
     return;
   }
@@ -297,23 +300,24 @@ void depthwise_weight_grad(const T* y, const T* x, std::int64_t batch, std::int6
         const std::int64_t lo = t.cols.lo, span = t.cols.hi - lo;
         T* a = acc.data() + k * out_w;
         for (std::int64_t i = t.rows.lo; i < t.rows.hi; ++i)
-          mul_acc_row(a, grad + i * out_w + lo, src + (i * sh + t.off_h) * width + lo * sw + t.off_w,
-                      span, sw);
+          mul_acc_row(a, grad + i * out_w + lo,
+                      src + (i * sh + t.off_h) * width + lo * sw + t.off_w, span, sw);
         double s = 0.0;
         for (std::int64_t j = 0; j < span; ++j) s += static_cast<double>(a[j]);
         total[static_cast<std::size_t>(k)] += s;
       }
     }
-    for (std::int64_t k = 0; k < n_taps; ++k) dw[o * n_taps + k] = static_cast<T>(total[static_cast<std::size_t>(k)]);
+    for (std::int64_t k = 0; k < n_taps; ++k)
+      dw[o * n_taps + k] = static_cast<T>(total[static_cast<std::size_t>(k)]);
   }
 }
 
-#define TAPEGRAD_DEPTHWISE(T)                                                                      \
-  template void depthwise_forward<T>(const T*, std::int64_t, std::int64_t, const PlaneGeometry&,   \
-                                     std::int64_t, const T*, const T*, T*);                        \
-  template void depthwise_adjoint<T>(const T*, std::int64_t, std::int64_t, const PlaneGeometry&,   \
-                                     std::int64_t, const T*, T*, bool, const T*);                  \
-  template void depthwise_weight_grad<T>(const T*, const T*, std::int64_t, std::int64_t,           \
+#define TAPEGRAD_DEPTHWISE(T)                                                                    \
+  template void depthwise_forward<T>(const T*, std::int64_t, std::int64_t, const PlaneGeometry&, \
+                                     std::int64_t, const T*, const T*, T*);                      \
+  template void depthwise_adjoint<T>(const T*, std::int64_t, std::int64_t, const PlaneGeometry&, \
+                                     std::int64_t, const T*, T*, bool, const T*);                \
+  template void depthwise_weight_grad<T>(const T*, const T*, std::int64_t, std::int64_t,         \
                                          const PlaneGeometry&, std::int64_t, T*);
 TAPEGRAD_DEPTHWISE(float)
 TAPEGRAD_DEPTHWISE(double)

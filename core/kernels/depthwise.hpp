@@ -9,7 +9,6 @@
 // `x_sample` apart, w [C_y, 1, kH, kW], y [batch, C_y, out_h, out_w]; output channel o
 // reads input channel o / m. The geometry's padding is top/left only (see PlaneGeometry).
 #include <cstdint>
-
 #include <tapegrad/core/kernels/im2col.hpp>
 
 namespace tapegrad::kernels::detail {

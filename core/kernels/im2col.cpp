@@ -1,11 +1,11 @@
-#include <algorithm>
-#include <tapegrad/core/kernels/im2col.hpp>
-#if defined(__AVX512F__)
 #include <immintrin.h>
-#endif
+
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <tapegrad/core/cpu.hpp>
+#include <tapegrad/core/kernels/im2col.hpp>
 #include <vector>
 
 namespace tapegrad::kernels {
@@ -33,28 +33,28 @@ Range valid_range(std::int64_t offset, std::int64_t stride, std::int64_t size, s
 // or 2 is one or two masked loads, a permute and one masked store; everything else
 // takes the plain loops, which the compiler vectorises well for long rows.
 
-#if defined(__AVX512F__)
 // Lane t of the result is element 2t of the 32 floats (a, b) / 16 doubles (a, b).
-inline __m512 even_lanes(__m512 a, __m512 b) {
+TAPEGRAD_TARGET_AVX512 inline __m512 even_lanes(__m512 a, __m512 b) {
   const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   return _mm512_permutex2var_ps(a, idx, b);
 }
-inline __m512d even_lanes(__m512d a, __m512d b) {
+TAPEGRAD_TARGET_AVX512 inline __m512d even_lanes(__m512d a, __m512d b) {
   const __m512i idx = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
   return _mm512_permutex2var_pd(a, idx, b);
 }
 
 // Masks of the first n lanes (n may exceed the lane count or be 0).
-inline __mmask16 first16(std::int64_t n) {
+TAPEGRAD_TARGET_AVX512 inline __mmask16 first16(std::int64_t n) {
   return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << std::max<std::int64_t>(n, 0)) - 1u);
 }
-inline __mmask8 first8(std::int64_t n) {
+TAPEGRAD_TARGET_AVX512 inline __mmask8 first8(std::int64_t n) {
   return n >= 8 ? __mmask8(0xFF) : __mmask8((1u << std::max<std::int64_t>(n, 0)) - 1u);
 }
 
 // im2col row: drow[j] = src[(j − lo)·sw] for lo <= j < hi, 0 elsewhere in [0, out_w).
-inline bool gather_row_simd(float* drow, const float* src, std::int64_t lo, std::int64_t hi,
-                            std::int64_t out_w, std::int64_t sw) {
+TAPEGRAD_TARGET_AVX512 inline bool gather_row_simd(float* drow, const float* src, std::int64_t lo,
+                                                   std::int64_t hi, std::int64_t out_w,
+                                                   std::int64_t sw) {
   if (out_w > 16 || sw > 2) return false;
   const std::int64_t span = hi - lo;
   const __mmask16 valid = __mmask16(first16(span) << lo);
@@ -71,8 +71,9 @@ inline bool gather_row_simd(float* drow, const float* src, std::int64_t lo, std:
   _mm512_mask_storeu_ps(drow, first16(out_w), v);
   return true;
 }
-inline bool gather_row_simd(double* drow, const double* src, std::int64_t lo, std::int64_t hi,
-                            std::int64_t out_w, std::int64_t sw) {
+TAPEGRAD_TARGET_AVX512 inline bool gather_row_simd(double* drow, const double* src, std::int64_t lo,
+                                                   std::int64_t hi, std::int64_t out_w,
+                                                   std::int64_t sw) {
   if (out_w > 8 || sw > 2) return false;
   const std::int64_t span = hi - lo;
   const __mmask8 valid = __mmask8(first8(span) << lo);
@@ -91,8 +92,8 @@ inline bool gather_row_simd(double* drow, const double* src, std::int64_t lo, st
 }
 
 // col2im row: drow[j·sw] += src[j] for 0 <= j < span.
-inline bool scatter_add_row_simd(float* drow, const float* src, std::int64_t span,
-                                 std::int64_t sw) {
+TAPEGRAD_TARGET_AVX512 inline bool scatter_add_row_simd(float* drow, const float* src,
+                                                        std::int64_t span, std::int64_t sw) {
   // Stride 1 stays with the plain loop: the rows of neighbouring taps overlap, and a
   // masked load right after an overlapping masked store stalls (no store forwarding).
   if (span > 16 || sw != 2) return false;
@@ -113,8 +114,8 @@ inline bool scatter_add_row_simd(float* drow, const float* src, std::int64_t spa
   }
   return true;
 }
-inline bool scatter_add_row_simd(double* drow, const double* src, std::int64_t span,
-                                 std::int64_t sw) {
+TAPEGRAD_TARGET_AVX512 inline bool scatter_add_row_simd(double* drow, const double* src,
+                                                        std::int64_t span, std::int64_t sw) {
   if (span > 8 || sw != 2) return false;
   const __m512d s = _mm512_maskz_loadu_pd(first8(span), src);
   const __m512i ia = _mm512_setr_epi64(0, 0, 1, 0, 2, 0, 3, 0);
@@ -132,21 +133,11 @@ inline bool scatter_add_row_simd(double* drow, const double* src, std::int64_t s
   }
   return true;
 }
-#else
-template <class T>
-inline bool gather_row_simd(T*, const T*, std::int64_t, std::int64_t, std::int64_t, std::int64_t) {
-  return false;
-}
-template <class T>
-inline bool scatter_add_row_simd(T*, const T*, std::int64_t, std::int64_t) {
-  return false;
-}
-#endif
 
 template <class T>
 inline void gather_row(T* __restrict drow, const T* __restrict src, std::int64_t lo,
-                       std::int64_t hi, std::int64_t out_w, std::int64_t sw) {
-  if (gather_row_simd(drow, src, lo, hi, out_w, sw)) return;
+                       std::int64_t hi, std::int64_t out_w, std::int64_t sw, bool avx512) {
+  if (avx512 && gather_row_simd(drow, src, lo, hi, out_w, sw)) return;
   const std::int64_t span = hi - lo;
   for (std::int64_t j = 0; j < lo; ++j) drow[j] = T(0);
   if (sw == 1) {
@@ -159,8 +150,8 @@ inline void gather_row(T* __restrict drow, const T* __restrict src, std::int64_t
 
 template <class T>
 inline void scatter_add_row(T* __restrict drow, const T* __restrict src, std::int64_t span,
-                            std::int64_t sw) {
-  if (scatter_add_row_simd(drow, src, span, sw)) return;
+                            std::int64_t sw, bool avx512) {
+  if (avx512 && scatter_add_row_simd(drow, src, span, sw)) return;
   if (sw == 1) {
     for (std::int64_t j = 0; j < span; ++j) drow[j] += src[j];
   } else {
@@ -190,7 +181,6 @@ std::vector<Tap> tap_table(const PlaneGeometry& g) {
 // produces the rows of all kW taps with one permute each, and col2im sums the kW taps
 // of an input row in registers before one read-modify-write of the row. Per tap, a
 // permutation index and a lane mask encode stride, dilation and padding.
-#if defined(__AVX512F__)
 template <class T>
 struct Simd;
 
@@ -200,14 +190,14 @@ struct Simd<float> {
   using M = __mmask16;
   using Index = std::int32_t;
   static constexpr std::int64_t lanes = 16;
-  static M first(std::int64_t n) { return first16(n); }
-  static V load(M m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
-  static void store(float* p, M m, V v) { _mm512_mask_storeu_ps(p, m, v); }
-  static V permute(M m, const Index* idx, V v) {
+  TAPEGRAD_TARGET_AVX512 static M first(std::int64_t n) { return first16(n); }
+  TAPEGRAD_TARGET_AVX512 static V load(M m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+  TAPEGRAD_TARGET_AVX512 static void store(float* p, M m, V v) { _mm512_mask_storeu_ps(p, m, v); }
+  TAPEGRAD_TARGET_AVX512 static V permute(M m, const Index* idx, V v) {
     return _mm512_maskz_permutexvar_ps(m, _mm512_loadu_si512(idx), v);
   }
-  static V add(V a, V b) { return _mm512_add_ps(a, b); }
-  static V zero() { return _mm512_setzero_ps(); }
+  TAPEGRAD_TARGET_AVX512 static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  TAPEGRAD_TARGET_AVX512 static V zero() { return _mm512_setzero_ps(); }
 };
 
 template <>
@@ -216,14 +206,14 @@ struct Simd<double> {
   using M = __mmask8;
   using Index = std::int64_t;
   static constexpr std::int64_t lanes = 8;
-  static M first(std::int64_t n) { return first8(n); }
-  static V load(M m, const double* p) { return _mm512_maskz_loadu_pd(m, p); }
-  static void store(double* p, M m, V v) { _mm512_mask_storeu_pd(p, m, v); }
-  static V permute(M m, const Index* idx, V v) {
+  TAPEGRAD_TARGET_AVX512 static M first(std::int64_t n) { return first8(n); }
+  TAPEGRAD_TARGET_AVX512 static V load(M m, const double* p) { return _mm512_maskz_loadu_pd(m, p); }
+  TAPEGRAD_TARGET_AVX512 static void store(double* p, M m, V v) { _mm512_mask_storeu_pd(p, m, v); }
+  TAPEGRAD_TARGET_AVX512 static V permute(M m, const Index* idx, V v) {
     return _mm512_maskz_permutexvar_pd(m, _mm512_loadu_si512(idx), v);
   }
-  static V add(V a, V b) { return _mm512_add_pd(a, b); }
-  static V zero() { return _mm512_setzero_pd(); }
+  TAPEGRAD_TARGET_AVX512 static V add(V a, V b) { return _mm512_add_pd(a, b); }
+  TAPEGRAD_TARGET_AVX512 static V zero() { return _mm512_setzero_pd(); }
 };
 
 // Lane maps of one tap column offset (v): gather lane j <- input column j·sw + off_w
@@ -262,8 +252,9 @@ std::vector<LaneMap<T>> lane_maps(const PlaneGeometry& g) {
 // im2col of one (channel, sample) plane `src` into the rows of its taps, `dst` being
 // the first tap's segment (row stride ld_cols).
 template <class T>
-void im2col_small_plane(const T* src, const PlaneGeometry& g, const std::vector<LaneMap<T>>& maps,
-                        T* dst, std::int64_t ld_cols) {
+TAPEGRAD_TARGET_AVX512 void im2col_small_plane(const T* src, const PlaneGeometry& g,
+                                               const std::vector<LaneMap<T>>& maps, T* dst,
+                                               std::int64_t ld_cols) {
   using S = Simd<T>;
   const std::int64_t out_w = g.out_w, L = g.out_h * out_w;
   const typename S::M in_mask = S::first(g.width), out_mask = S::first(out_w);
@@ -290,8 +281,9 @@ void im2col_small_plane(const T* src, const PlaneGeometry& g, const std::vector<
 // col2im of one plane: adds the rows of its taps (`src` = first tap's segment) onto
 // the plane `dst`.
 template <class T>
-void col2im_small_plane(const T* src, std::int64_t ld_cols, const PlaneGeometry& g,
-                        const std::vector<LaneMap<T>>& maps, T* dst) {
+TAPEGRAD_TARGET_AVX512 void col2im_small_plane(const T* src, std::int64_t ld_cols,
+                                               const PlaneGeometry& g,
+                                               const std::vector<LaneMap<T>>& maps, T* dst) {
   using S = Simd<T>;
   const std::int64_t out_w = g.out_w;
   const typename S::M in_mask = S::first(g.width), out_mask = S::first(out_w);
@@ -311,7 +303,6 @@ void col2im_small_plane(const T* src, std::int64_t ld_cols, const PlaneGeometry&
     }
   }
 }
-#endif
 
 template <class T>
 void im2col_batch(const T* x, std::int64_t batch, std::int64_t sample_stride,
@@ -324,8 +315,8 @@ void im2col_batch(const T* x, std::int64_t batch, std::int64_t sample_stride,
   const std::int64_t sh = g.stride_h, sw = g.stride_w, width = g.width;
   const bool parallel = g.channels * n_taps * batch * L >= kParallelThreshold;
 
-#if defined(__AVX512F__)
-  if (small_plane<T>(g)) {
+  const bool avx512 = cpu_isa() == Isa::Avx512;
+  if (avx512 && small_plane<T>(g)) {
     const std::vector<LaneMap<T>> maps = lane_maps<T>(g);
 #pragma omp parallel for schedule(static) if (parallel)
     for (std::int64_t p = 0; p < g.channels * batch; ++p) {
@@ -335,7 +326,6 @@ void im2col_batch(const T* x, std::int64_t batch, std::int64_t sample_stride,
     }
     return;
   }
-#endif
   // One (channel, sample) plane per iteration: the plane stays in L1 while each of its
   // taps fills one contiguous segment of L columns (row c·taps + k, columns n·L...),
   // so threads write disjoint segments.
@@ -350,7 +340,7 @@ void im2col_batch(const T* x, std::int64_t batch, std::int64_t sample_stride,
       std::fill(dst, dst + t.rows.lo * out_w, T(0));  // rows above the input
       for (std::int64_t i = t.rows.lo; i < t.rows.hi; ++i)
         gather_row(dst + i * out_w, src + (i * sh + t.off_h) * width + (lo * sw + t.off_w), lo, hi,
-                   out_w, sw);
+                   out_w, sw, avx512);
       std::fill(dst + t.rows.hi * out_w, dst + L, T(0));  // rows below the input
     }
   }
@@ -370,8 +360,8 @@ void col2im_batch(const T* cols, std::int64_t ld_cols, std::int64_t batch,
   // Windows overlap, so two taps may add to the same input element. Giving each thread
   // whole (sample, channel) planes, and walking the taps of a plane in order inside
   // one thread, makes the accumulation race-free without atomics.
-#if defined(__AVX512F__)
-  if (small_plane<T>(g)) {
+  const bool avx512 = cpu_isa() == Isa::Avx512;
+  if (avx512 && small_plane<T>(g)) {
     const std::vector<LaneMap<T>> maps = lane_maps<T>(g);
 #pragma omp parallel for schedule(static) if (parallel)
     for (std::int64_t p = 0; p < g.channels * batch; ++p) {
@@ -381,7 +371,6 @@ void col2im_batch(const T* cols, std::int64_t ld_cols, std::int64_t batch,
     }
     return;
   }
-#endif
 #pragma omp parallel for schedule(static) if (parallel)
   for (std::int64_t p = 0; p < g.channels * batch; ++p) {
     const std::int64_t c = p / batch, n = p % batch;
@@ -392,7 +381,7 @@ void col2im_batch(const T* cols, std::int64_t ld_cols, std::int64_t batch,
       const T* src = cols + (c * n_taps + k) * ld_cols + n * L;
       for (std::int64_t i = t.rows.lo; i < t.rows.hi; ++i)
         scatter_add_row(dst + (i * sh + t.off_h) * width + (lo * sw + t.off_w),
-                        src + i * out_w + lo, span, sw);
+                        src + i * out_w + lo, span, sw, avx512);
     }
   }
 }
@@ -414,13 +403,7 @@ namespace {
   throw std::invalid_argument(std::string(op) + ": " + what);
 }
 
-std::string pair_str(const std::array<std::int64_t, 2>& a) {
-  std::string s = "(";  // built by appending: GCC 12 warns (falsely) on "(" + string
-  s += std::to_string(a[0]);
-  s += ", ";
-  s += std::to_string(a[1]);
-  return s + ")";
-}
+std::string pair_str(const std::array<std::int64_t, 2>& a) { return tuple_str({a[0], a[1]}); }
 
 // Checks the window parameters and the input shape, and returns the plane geometry
 // (channels, sizes, output sizes) of one sample plus the batch size.

@@ -1,7 +1,7 @@
 #include <cmath>
+#include <tapegrad/core/detail/ops_common.hpp>
 #include <tapegrad/core/ops/activation.hpp>
 #include <tapegrad/core/ops/arithmetic.hpp>
-#include <tapegrad/core/ops/common.hpp>
 
 namespace tapegrad {
 

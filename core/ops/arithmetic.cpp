@@ -1,8 +1,8 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <tapegrad/core/detail/ops_common.hpp>
 #include <tapegrad/core/ops/arithmetic.hpp>
-#include <tapegrad/core/ops/common.hpp>
 #include <xtensor/xbroadcast.hpp>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xoperation.hpp>

@@ -1,7 +1,7 @@
 #include <stdexcept>
+#include <tapegrad/core/detail/ops_common.hpp>
 #include <tapegrad/core/kernels/conv2d.hpp>
 #include <tapegrad/core/ops/arithmetic.hpp>
-#include <tapegrad/core/ops/common.hpp>
 #include <tapegrad/core/ops/conv.hpp>
 #include <tapegrad/core/ops/pad.hpp>
 #include <tapegrad/core/ops/shape.hpp>

@@ -1,9 +1,9 @@
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
+#include <tapegrad/core/detail/ops_common.hpp>
 #include <tapegrad/core/ops/activation.hpp>
 #include <tapegrad/core/ops/arithmetic.hpp>
-#include <tapegrad/core/ops/common.hpp>
 #include <tapegrad/core/ops/loss.hpp>
 #include <xtensor/xbroadcast.hpp>
 

@@ -1,8 +1,8 @@
 #include <algorithm>
 #include <stdexcept>
 #include <tapegrad/core/blas/gemm.hpp>
+#include <tapegrad/core/detail/ops_common.hpp>
 #include <tapegrad/core/ops/arithmetic.hpp>
-#include <tapegrad/core/ops/common.hpp>
 #include <tapegrad/core/ops/matmul.hpp>
 #include <tapegrad/core/ops/shape.hpp>
 

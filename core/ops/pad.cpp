@@ -1,6 +1,6 @@
 #include <stdexcept>
+#include <tapegrad/core/detail/ops_common.hpp>
 #include <tapegrad/core/kernels/padding.hpp>
-#include <tapegrad/core/ops/common.hpp>
 #include <tapegrad/core/ops/pad.hpp>
 
 namespace tapegrad {

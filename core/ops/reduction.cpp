@@ -1,7 +1,7 @@
 #include <algorithm>
 #include <stdexcept>
+#include <tapegrad/core/detail/ops_common.hpp>
 #include <tapegrad/core/ops/arithmetic.hpp>
-#include <tapegrad/core/ops/common.hpp>
 #include <tapegrad/core/ops/reduction.hpp>
 #include <tapegrad/core/ops/shape.hpp>
 

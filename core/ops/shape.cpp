@@ -1,6 +1,6 @@
 #include <numeric>
 #include <stdexcept>
-#include <tapegrad/core/ops/common.hpp>
+#include <tapegrad/core/detail/ops_common.hpp>
 #include <tapegrad/core/ops/shape.hpp>
 #include <xtensor/xmanipulation.hpp>
 

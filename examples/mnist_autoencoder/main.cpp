@@ -136,7 +136,7 @@ struct RunState {
 // Data
 
 struct Dataset {
-  xt::xarray<float> images;  // [N, 1, 28, 28] in [0, 1]
+  tapegrad::Array<float> images;  // [N, 1, 28, 28] in [0, 1]
   std::size_t size() const { return images.shape(0); }
 };
 
@@ -158,11 +158,11 @@ Dataset load_split(const fs::path& dir, data::MnistSplit split, std::int64_t lim
 }
 
 /// Images `index[first..first+count)` of `data`, as one batch [count, 1, H, W].
-xt::xarray<float> gather(const Dataset& data, const std::vector<std::size_t>& index,
-                         std::size_t first, std::size_t count) {
+tapegrad::Array<float> gather(const Dataset& data, const std::vector<std::size_t>& index,
+                              std::size_t first, std::size_t count) {
   const auto& s = data.images.shape();
   const std::size_t per = s[1] * s[2] * s[3];
-  xt::xarray<float> batch = xt::empty<float>({count, s[1], s[2], s[3]});
+  tapegrad::Array<float> batch = xt::empty<float>({count, s[1], s[2], s[3]});
   for (std::size_t i = 0; i < count; ++i)
     std::copy_n(data.images.data() + index[first + i] * per, per, batch.data() + i * per);
   return batch;
@@ -204,9 +204,9 @@ double evaluate(AutoEncoder& model, const Dataset& test, std::size_t batch_size)
 }
 
 /// Nearest-neighbour enlargement of a greyscale image [H, W] by `factor`.
-xt::xarray<float> upscale(const xt::xarray<float>& image, std::size_t factor) {
+tapegrad::Array<float> upscale(const tapegrad::Array<float>& image, std::size_t factor) {
   const std::size_t h = image.shape(0), w = image.shape(1);
-  xt::xarray<float> out = xt::empty<float>({h * factor, w * factor});
+  tapegrad::Array<float> out = xt::empty<float>({h * factor, w * factor});
   for (std::size_t i = 0; i < h * factor; ++i)
     for (std::size_t j = 0; j < w * factor; ++j) out(i, j) = image(i / factor, j / factor);
   return out;
@@ -217,14 +217,14 @@ void save_reconstructions(AutoEncoder& model, const Dataset& test, const fs::pat
   const std::size_t count = std::min<std::size_t>(16, test.size());
   std::vector<std::size_t> identity(count);
   for (std::size_t i = 0; i < count; ++i) identity[i] = i;
-  const xt::xarray<float> originals = gather(test, identity, 0, count);
-  xt::xarray<float> rebuilt;
+  const tapegrad::Array<float> originals = gather(test, identity, 0, count);
+  tapegrad::Array<float> rebuilt;
   {
     NoGradGuard no_grad;
     rebuilt = model(Tensor::from(originals)).value<float>();
   }
   const std::size_t per = originals.size() / count;
-  xt::xarray<float> both =
+  tapegrad::Array<float> both =
       xt::empty<float>({2 * count, std::size_t{1}, std::size_t{28}, std::size_t{28}});
   std::copy_n(originals.data(), count * per, both.data());
   std::copy_n(rebuilt.data(), count * per, both.data() + count * per);
@@ -264,7 +264,7 @@ void save_loss_plot(const fs::path& path, const std::vector<EpochMetrics>& histo
 // Checkpoints: "model.*" (parameters), "optim.*" (Adam state), "meta.*" (below).
 
 NamedTensors meta_state(const Options& o, const RunState& run, std::size_t train_size) {
-  xt::xarray<double> metrics = xt::empty<double>({run.history.size(), std::size_t{5}});
+  tapegrad::Array<double> metrics = xt::empty<double>({run.history.size(), std::size_t{5}});
   for (std::size_t i = 0; i < run.history.size(); ++i) {
     const auto& m = run.history[i];
     metrics(i, 0) = m.epoch, metrics(i, 1) = m.train_loss, metrics(i, 2) = m.test_mse;
@@ -320,7 +320,7 @@ RunState resume_from(const fs::path& path, Options& o, AutoEncoder& model, optim
     adopt("batch_size", o.batch_size, o.batch_given, "--batch-size");
     adopt("limit", o.limit, o.limit_given, "--limit");
     adopt("test_limit", o.test_limit, o.test_limit_given, "--test-limit");
-    const xt::xarray<double>& m = lookup(meta, "metrics").value<double>();
+    const tapegrad::Array<double>& m = lookup(meta, "metrics").value<double>();
     if (m.dimension() != 2 || m.shape(1) != 5 || m.shape(0) != static_cast<std::size_t>(run.epoch))
       throw std::runtime_error("meta.metrics should be [" + std::to_string(run.epoch) +
                                ", 5], got " + shape_str(lookup(meta, "metrics").shape()));

@@ -10,14 +10,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <numbers>
+#include <tapegrad/core/tensor.hpp>
+#include <tapegrad/layers/data/idx.hpp>
 #include <vector>
-
 #include <xtensor/xarray.hpp>
 #include <xtensor/xbuilder.hpp>
 #include <xtensor/xtensor.hpp>
-
-#include <tapegrad/layers/data/idx.hpp>
-#include <tapegrad/core/tensor.hpp>
 
 namespace mnist_autoencoder {
 
@@ -72,8 +70,8 @@ inline double segment_distance(Point p, Point a, Point b) {
 
 /// Draws `count` digit-like images [count, 28, 28] (bytes) and their labels [count].
 inline void make_synthetic_digits(std::size_t count, tapegrad::Generator& gen,
-                                  xt::xarray<std::uint8_t>& images,
-                                  xt::xarray<std::uint8_t>& labels) {
+                                  tapegrad::Array<std::uint8_t>& images,
+                                  tapegrad::Array<std::uint8_t>& labels) {
   constexpr std::size_t side = 28;
   images = xt::zeros<std::uint8_t>({count, side, side});
   labels = xt::zeros<std::uint8_t>({count});
@@ -112,7 +110,7 @@ inline void write_synthetic_mnist(const std::filesystem::path& dir, std::size_t 
                                   std::size_t test, std::uint64_t seed) {
   std::filesystem::create_directories(dir);
   tapegrad::Generator gen(seed);
-  xt::xarray<std::uint8_t> images, labels;
+  tapegrad::Array<std::uint8_t> images, labels;
   make_synthetic_digits(train, gen, images, labels);
   tapegrad::data::write_idx(dir / "train-images-idx3-ubyte", images);
   tapegrad::data::write_idx(dir / "train-labels-idx1-ubyte", labels);

@@ -1,5 +1,3 @@
-#include <tapegrad/layers/data/idx.hpp>
-
 #include <zlib.h>
 
 #include <algorithm>
@@ -8,6 +6,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <tapegrad/layers/data/idx.hpp>
 
 namespace tapegrad::data {
 
@@ -224,7 +223,7 @@ IdxArray parse_source(Source& src, const Ctx& ctx) {
   if (const auto rem = src.remaining()) {
     // Plain file: the size is known, so check it before allocating anything.
     if (*rem != count) size_error(*rem, false);
-    out.data = xt::xarray<std::uint8_t>::from_shape(dims);
+    out.data = tapegrad::Array<std::uint8_t>::from_shape(dims);
     src.read(out.data.data(), static_cast<std::size_t>(count));
     return out;
   }
@@ -252,7 +251,7 @@ IdxArray parse_source(Source& src, const Ctx& ctx) {
     }
     size_error(count + extra, extra >= 257 * sizeof probe);
   }
-  out.data = xt::xarray<std::uint8_t>::from_shape(dims);
+  out.data = tapegrad::Array<std::uint8_t>::from_shape(dims);
   std::memcpy(out.data.data(), buf.data(), static_cast<std::size_t>(count));
   return out;
 }
@@ -279,7 +278,7 @@ IdxArray read_idx(const std::filesystem::path& path) {
   return parse_idx(bytes, path, "read_idx");
 }
 
-void write_idx(const std::filesystem::path& path, const xt::xarray<std::uint8_t>& data) {
+void write_idx(const std::filesystem::path& path, const tapegrad::Array<std::uint8_t>& data) {
   const Ctx ctx{"write_idx", path};
   const std::size_t ndim = data.dimension();
   if (ndim < 1 || ndim > 255) {
@@ -389,7 +388,7 @@ MnistData load_mnist(const std::filesystem::path& dir, MnistSplit split) {
   }
   const std::size_t n = images.dims[0], h = images.dims[1], w = images.dims[2];
   MnistData out;
-  out.images = xt::xarray<float>::from_shape({n, 1, h, w});
+  out.images = tapegrad::Array<float>::from_shape({n, 1, h, w});
   const std::uint8_t* src = images.data.data();
   float* dst = out.images.data();
   for (std::size_t i = 0; i < images.data.size(); ++i) dst[i] = static_cast<float>(src[i]) / 255.0f;

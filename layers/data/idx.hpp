@@ -6,18 +6,16 @@
 #include <cstdint>
 #include <filesystem>
 #include <span>
-#include <vector>
-
-#include <xtensor/xarray.hpp>
-
+#include <tapegrad/core/allocator.hpp>
 #include <tapegrad/core/io/atomic_file.hpp>
+#include <vector>
 
 namespace tapegrad::data {
 
 /// The content of an IDX file: its dimensions and its bytes (data.shape() == dims).
 struct IdxArray {
   std::vector<std::size_t> dims;
-  xt::xarray<std::uint8_t> data;
+  tapegrad::Array<std::uint8_t> data;
 };
 
 /// Reads an IDX file, gzip-compressed (detected by its 1f 8b magic, whatever the
@@ -37,15 +35,15 @@ IdxArray parse_idx(std::span<const std::uint8_t> bytes, const std::filesystem::p
 /// Writes `data` (1 to 255 dimensions, each in 1..2^32-1) as an unsigned-byte IDX
 /// file, gzip-compressed when `path` ends in ".gz"; atomic (temporary file +
 /// rename), so a failure leaves a previous file intact.
-void write_idx(const std::filesystem::path& path, const xt::xarray<std::uint8_t>& data);
+void write_idx(const std::filesystem::path& path, const tapegrad::Array<std::uint8_t>& data);
 
 /// Which half of MNIST to load: train-* (60000 images) or t10k-* (10000 images).
 enum class MnistSplit { Train, Test };
 
 /// A split of an MNIST-format data set.
 struct MnistData {
-  xt::xarray<float> images;         ///< [N, 1, H, W] (28x28 for MNIST), pixel / 255 in [0, 1]
-  xt::xarray<std::uint8_t> labels;  ///< [N], each in 0..9
+  tapegrad::Array<float> images;         ///< [N, 1, H, W] (28x28 for MNIST), pixel / 255 in [0, 1]
+  tapegrad::Array<std::uint8_t> labels;  ///< [N], each in 0..9
 };
 
 /// Loads `split` from `dir`, which holds {train,t10k}-images-idx3-ubyte and

@@ -1,5 +1,3 @@
-#include <tapegrad/layers/data/image.hpp>
-
 #include <zlib.h>
 
 #include <algorithm>
@@ -10,6 +8,8 @@
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <tapegrad/core/shape.hpp>
+#include <tapegrad/layers/data/image.hpp>
 
 // PNG encoding: stb_image_write, compiled here with its functions static so that
 // no other translation unit (ours or a user's) can clash with its symbols. Its
@@ -53,12 +53,7 @@ using io::write_file_atomic;
 namespace {
 
 std::string shape_text(const auto& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) s += ", ";
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
+  return tapegrad::shape_str(tapegrad::Shape(shape.begin(), shape.end()));
 }
 
 // PNG allows 2^31-1 pixels a side, stb_image_write takes ints; pictures for
@@ -88,7 +83,8 @@ std::vector<std::uint8_t> encode(const char* function, const std::uint8_t* pixel
 
 }  // namespace
 
-std::vector<std::uint8_t> encode_png_gray(const xt::xarray<float>& image, const char* function) {
+std::vector<std::uint8_t> encode_png_gray(const tapegrad::Array<float>& image,
+                                          const char* function) {
   if (image.dimension() != 2) {
     throw std::invalid_argument(
         std::string(function) + ": expected a greyscale image [H, W], got shape " +
@@ -109,7 +105,7 @@ std::vector<std::uint8_t> encode_png_gray(const xt::xarray<float>& image, const 
   return encode(function, pixels.data(), w, h, 1);
 }
 
-std::vector<std::uint8_t> encode_png_rgb(const xt::xarray<std::uint8_t>& image,
+std::vector<std::uint8_t> encode_png_rgb(const tapegrad::Array<std::uint8_t>& image,
                                          const char* function) {
   if (image.dimension() != 3 || image.shape(2) != 3) {
     throw std::invalid_argument(std::string(function) +
@@ -120,18 +116,18 @@ std::vector<std::uint8_t> encode_png_rgb(const xt::xarray<std::uint8_t>& image,
   return encode(function, image.data(), image.shape(1), image.shape(0), 3);
 }
 
-void save_png_gray(const std::filesystem::path& path, const xt::xarray<float>& image) {
+void save_png_gray(const std::filesystem::path& path, const tapegrad::Array<float>& image) {
   const auto png = encode_png_gray(image, "save_png_gray");
   write_file_atomic(path, png, "save_png_gray");
 }
 
-void save_png_rgb(const std::filesystem::path& path, const xt::xarray<std::uint8_t>& image) {
+void save_png_rgb(const std::filesystem::path& path, const tapegrad::Array<std::uint8_t>& image) {
   const auto png = encode_png_rgb(image, "save_png_rgb");
   write_file_atomic(path, png, "save_png_rgb");
 }
 
-xt::xarray<float> image_grid(const xt::xarray<float>& images, std::size_t rows, std::size_t cols,
-                             std::size_t pad, float pad_value) {
+tapegrad::Array<float> image_grid(const tapegrad::Array<float>& images, std::size_t rows,
+                                  std::size_t cols, std::size_t pad, float pad_value) {
   const auto& s = images.shape();
   const bool nchw = s.size() == 4 && s[1] == 1;
   if (!(nchw || s.size() == 3)) {
@@ -156,7 +152,7 @@ xt::xarray<float> image_grid(const xt::xarray<float>& images, std::size_t rows, 
                                 std::to_string(kMaxSide) + " pixels a side");
   }
   const std::size_t gh = rows * h + (rows + 1) * pad, gw = cols * w + (cols + 1) * pad;
-  xt::xarray<float> grid = xt::xarray<float>::from_shape({gh, gw});
+  tapegrad::Array<float> grid = tapegrad::Array<float>::from_shape({gh, gw});
   std::fill(grid.begin(), grid.end(), pad_value);
   const float* src = images.data();
   float* dst = grid.data();
@@ -196,7 +192,7 @@ class Canvas {
   Canvas(std::size_t w, std::size_t h)
       : w_(static_cast<long>(w)),
         h_(static_cast<long>(h)),
-        px_(xt::xarray<std::uint8_t>::from_shape({h, w, 3})) {
+        px_(tapegrad::Array<std::uint8_t>::from_shape({h, w, 3})) {
     std::fill(px_.begin(), px_.end(), std::uint8_t{255});
     reset_clip();
   }
@@ -265,7 +261,7 @@ class Canvas {
   /// Height of capital letters and digits in the font, in pixels.
   static long cap_height(int scale) { return 7L * scale; }
 
-  xt::xarray<std::uint8_t> take() && { return std::move(px_); }
+  tapegrad::Array<std::uint8_t> take() && { return std::move(px_); }
 
  private:
   static std::string printable_ascii(const std::string& s) {
@@ -275,7 +271,7 @@ class Canvas {
     return out;
   }
   long w_, h_;
-  xt::xarray<std::uint8_t> px_;
+  tapegrad::Array<std::uint8_t> px_;
   long cx0_ = 0, cy0_ = 0, cx1_ = 0, cy1_ = 0;
 };
 
@@ -355,8 +351,8 @@ Axis log_axis(double lo, double hi) {  // lo, hi: log10 of the data range
 
 }  // namespace
 
-xt::xarray<std::uint8_t> render_line_plot(const std::vector<PlotSeries>& series,
-                                          const PlotOptions& opt) {
+tapegrad::Array<std::uint8_t> render_line_plot(const std::vector<PlotSeries>& series,
+                                               const PlotOptions& opt) {
   if (opt.width < 160 || opt.height < 120 || opt.width > kMaxSide || opt.height > kMaxSide) {
     throw std::invalid_argument("render_line_plot: size " + std::to_string(opt.width) + "x" +
                                 std::to_string(opt.height) + " must be between 160x120 and " +
