@@ -490,6 +490,61 @@ void run_train_case(std::int64_t batch, const Args& args, std::vector<Row>& rows
   phases.push_back({batch, {ours, theirs}});
 }
 
+// ---- gradient-penalty step (second order) ----
+
+// One WGAN-GP-style step through the autoencoder: the reconstruction loss plus
+// 10·mean((‖∂mean(net(x̂))/∂x̂‖₂ − 1)²) per sample, backpropagated (a double backward
+// through every convolution), then Adam.
+Tensor tapegrad_gp_step(Sequential& net, optim::Adam& opt, const Tensor& x, const Tensor& xhat0) {
+  opt.zero_grad();
+  Tensor xhat = xhat0.detach().requires_grad_(true);
+  Tensor g = grad({mean(net(xhat))}, {xhat}, {}, {.create_graph = true})[0];
+  Tensor norm = sqrt(sum(g * g, {1, 2, 3}));
+  Tensor loss = mse_loss(net(x), x) + 10.0 * mean((norm - 1.0) * (norm - 1.0));
+  loss.backward();
+  opt.step();
+  return loss;
+}
+
+torch::Tensor torch_gp_step(torch::nn::Sequential& net, torch::optim::Adam& opt,
+                            const torch::Tensor& x, const torch::Tensor& xhat0) {
+  for (auto& p : net->parameters()) p.mutable_grad().reset();
+  torch::Tensor xhat = xhat0.detach().requires_grad_(true);
+  torch::Tensor g = torch::autograd::grad({net->forward(xhat).mean()}, {xhat}, {},
+                                          /*retain_graph=*/true, /*create_graph=*/true)[0];
+  torch::Tensor norm = g.pow(2).sum({1, 2, 3}).sqrt();
+  torch::Tensor loss = torch::mse_loss(net->forward(x), x) + 10.0 * (norm - 1).pow(2).mean();
+  loss.backward();
+  opt.step();
+  return loss;
+}
+
+void run_gp_case(std::int64_t batch, const Args& args, std::vector<Row>& rows) {
+  const std::string id = "train.gp.b" + std::to_string(batch);
+  if (!selected(args, id)) return;
+  std::fprintf(stderr, "running %s\n", id.c_str());
+  Generator gen(8);
+  auto net = make_tapegrad_autoencoder(43);
+  optim::Adam opt(net->parameters(), {.lr = 1e-3});
+  Tensor x = Tensor::rand({std::size_t(batch), 1, 28, 28}, gen);
+  Tensor xhat = Tensor::rand({std::size_t(batch), 1, 28, 28}, gen);
+  torch::nn::Sequential tnet = make_torch_autoencoder(*net);
+  torch::optim::Adam topt(tnet->parameters(), torch::optim::AdamOptions(1e-3));
+  torch::Tensor tx = to_torch(x), txhat = to_torch(xhat);
+  // forward, backward (≈ 2 forwards), and the double backward of the penalty (≈ 4 more)
+  Row r = make_row(id, "AE gradient-penalty step (double backward, Adam)",
+                   std::to_string(batch) + "×1×28×28", "step",
+                   7 * 2 * autoencoder_macs_per_image() * double(batch) * 1e-9);
+  r.target = 1.5;
+  const double l_ours = tapegrad_gp_step(*net, opt, x, xhat).item();
+  const double l_theirs = torch_gp_step(tnet, topt, tx, txhat).item<double>();
+  r.check = std::fabs(l_ours - l_theirs) / std::fabs(l_theirs);
+  std::tie(r.ours, r.theirs) =
+      time_pair(pick(args, "tapegrad", [&] { tapegrad_gp_step(*net, opt, x, xhat); }),
+                pick(args, "torch", [&] { torch_gp_step(tnet, topt, tx, txhat); }), args.timing);
+  rows.push_back(r);
+}
+
 void print_phases(const std::vector<std::pair<std::int64_t, std::pair<Phases, Phases>>>& phases) {
   if (phases.empty()) return;
   std::printf(
@@ -578,6 +633,7 @@ int main(int argc, char** argv) {
   for (const ConvCase& c : conv_cases()) run_conv_case(c, args, rows);
   std::vector<std::pair<std::int64_t, std::pair<Phases, Phases>>> phases;
   for (std::int64_t batch : {64, 256}) run_train_case(batch, args, rows, phases);
+  run_gp_case(64, args, rows);
 
   print_table(rows, args.threads);
   print_phases(phases);

@@ -12,7 +12,10 @@ void save_checkpoint(const std::filesystem::path& path, const NamedTensors& tens
   // argument never costs the user their previous checkpoint.
   check_unique_keys("save_checkpoint", tensors);
   io::NpzDict dict;
-  for (const auto& [key, t] : tensors) {
+  for (const auto& item : tensors) {
+    // Named, not a structured binding: clang 14 cannot capture bindings in lambdas.
+    const std::string& key = item.first;
+    const Tensor& t = item.second;
     if (key.empty())
       throw std::invalid_argument("save_checkpoint: empty key in the tensors to save to " +
                                   path.string());
@@ -26,7 +29,15 @@ void save_checkpoint(const std::filesystem::path& path, const NamedTensors& tens
 }
 
 NamedTensors load_checkpoint(const std::filesystem::path& path) {
-  const io::NpzDict dict = io::load_npz(path);
+  const auto bytes = io::read_file_bytes(path, "load_checkpoint");
+  NamedTensors out = parse_checkpoint(bytes, path);
+  io::remove_stale_temporaries(path);  // what a writer killed mid-save left beside it
+  return out;
+}
+
+NamedTensors parse_checkpoint(std::span<const std::uint8_t> bytes,
+                              const std::filesystem::path& name) {
+  const io::NpzDict dict = io::parse_npz(bytes, name, "load_checkpoint");
   NamedTensors out;
   out.reserve(dict.size());
   for (const auto& [key, array] : dict) {

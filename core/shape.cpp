@@ -69,20 +69,21 @@ namespace {
 }  // namespace
 
 std::size_t checked_numel(std::string_view op, const Shape& shape) {
-  // An empty extent anywhere makes the tensor empty, whatever the other extents; they
-  // must still be representable sizes.
+  // The product of the non-zero extents must fit too, even when another extent is 0:
+  // strides are products of extents, and an empty [0, 2^62, 8] tensor would overflow
+  // them as surely as a full one.
   std::int64_t n = 1;
-  bool overflow = false;
+  bool empty = false;
   for (std::size_t d : shape) {
-    if (d > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()))
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
+    if (d > static_cast<std::size_t>(kMaxNumel) ||
+        __builtin_mul_overflow(n, static_cast<std::int64_t>(d), &n) || n > kMaxNumel)
       too_large(op, shape_str(shape));
-    if (!overflow && __builtin_mul_overflow(n, static_cast<std::int64_t>(d), &n)) overflow = true;
-    if (!overflow && n > kMaxNumel) overflow = true;
   }
-  for (std::size_t d : shape)
-    if (d == 0) return 0;
-  if (overflow) too_large(op, shape_str(shape));
-  return static_cast<std::size_t>(n);
+  return empty ? 0 : static_cast<std::size_t>(n);
 }
 
 std::int64_t checked_numel(std::string_view op, const std::vector<std::int64_t>& extents) {

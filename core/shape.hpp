@@ -36,7 +36,7 @@ std::int64_t checked_mul(std::string_view op, std::int64_t a, std::int64_t b,
 std::int64_t checked_add(std::string_view op, std::int64_t a, std::int64_t b,
                          std::string_view what = "size");
 /// Product of all extents, or std::invalid_argument naming `op` and the shape when
-/// it exceeds kMaxNumel (or an extent does not fit in int64).
+/// it, or the product of the non-zero extents of an empty shape, exceeds kMaxNumel.
 std::size_t checked_numel(std::string_view op, const Shape& shape);
 /// Same for extents given as signed values (which must be >= 0).
 std::int64_t checked_numel(std::string_view op, const std::vector<std::int64_t>& extents);

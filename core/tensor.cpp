@@ -57,18 +57,24 @@ Tensor Tensor::from_storage(std::shared_ptr<detail::Storage> storage, bool requi
 Tensor Tensor::scalar(double value, Dtype dtype, bool requires_grad) {
   return full({}, value, dtype, requires_grad);
 }
+namespace {
+Tensor filled(const char* op, const Shape& shape, double value, Dtype dtype, bool rg) {
+  return dispatch(dtype, [&]<class T>() {
+    Array<T> a = uninitialised<T>(op, shape);
+    a.fill(static_cast<T>(value));
+    return Tensor::from_array(std::move(a), rg);
+  });
+}
+}  // namespace
+
 Tensor Tensor::zeros(const Shape& shape, Dtype dtype, bool rg) {
-  return full(shape, 0.0, dtype, rg);
+  return filled("zeros", shape, 0.0, dtype, rg);
 }
 Tensor Tensor::ones(const Shape& shape, Dtype dtype, bool rg) {
-  return full(shape, 1.0, dtype, rg);
+  return filled("ones", shape, 1.0, dtype, rg);
 }
 Tensor Tensor::full(const Shape& shape, double value, Dtype dtype, bool rg) {
-  return dispatch(dtype, [&]<class T>() {
-    Array<T> a = uninitialised<T>("full", shape);
-    a.fill(static_cast<T>(value));
-    return from_array(std::move(a), rg);
-  });
+  return filled("full", shape, value, dtype, rg);
 }
 Tensor Tensor::empty(const Shape& shape, Dtype dtype) {
   return dispatch(dtype, [&]<class T>() { return from_array(uninitialised<T>("empty", shape)); });

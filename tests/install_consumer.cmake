@@ -2,22 +2,27 @@
 # shared build, package it as .deb files and unpack them; each time build the consumer
 # project (tests/consumer: an executable, a plugin, a dlopen loader) against the result
 # and run it.
+# The consumer is compiled like the library: same compiler, and the sanitizers or the
+# fuzzing instrumentation when the library has them.
 set(TAPEGRAD_CONSUMER_FLAGS "")
 if(TAPEGRAD_SANITIZE)
-  set(TAPEGRAD_CONSUMER_FLAGS "-fsanitize=address,undefined")
+  string(APPEND TAPEGRAD_CONSUMER_FLAGS " -fsanitize=address,undefined")
+endif()
+if(TAPEGRAD_FUZZ)
+  string(APPEND TAPEGRAD_CONSUMER_FLAGS " -fsanitize=fuzzer-no-link")
 endif()
 add_test(NAME install_and_consume
   COMMAND ${CMAKE_COMMAND}
     -DMODE=install -DBUILD_DIR=${PROJECT_BINARY_DIR} -DSHARED=${BUILD_SHARED_LIBS}
     -DSOURCE_DIR=${CMAKE_CURRENT_SOURCE_DIR}/consumer -DWORK_DIR=${PROJECT_BINARY_DIR}/consumer-install
-    -DCONSUMER_FLAGS=${TAPEGRAD_CONSUMER_FLAGS}
+    "-DCONSUMER_FLAGS=${TAPEGRAD_CONSUMER_FLAGS}" -DCXX=${CMAKE_CXX_COMPILER}
     -P ${CMAKE_CURRENT_SOURCE_DIR}/consumer/run_consumer.cmake)
 if(BUILD_SHARED_LIBS AND NOT TAPEGRAD_SANITIZE)
   find_program(DPKG_DEB dpkg-deb)
   if(DPKG_DEB)
     add_test(NAME package_deb_and_consume
       COMMAND ${CMAKE_COMMAND}
-        -DMODE=deb -DBUILD_DIR=${PROJECT_BINARY_DIR} -DSHARED=ON
+        -DMODE=deb -DBUILD_DIR=${PROJECT_BINARY_DIR} -DSHARED=ON -DCXX=${CMAKE_CXX_COMPILER}
         -DSOURCE_DIR=${CMAKE_CURRENT_SOURCE_DIR}/consumer -DWORK_DIR=${PROJECT_BINARY_DIR}/consumer-deb
         -P ${CMAKE_CURRENT_SOURCE_DIR}/consumer/run_consumer.cmake)
   endif()

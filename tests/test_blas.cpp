@@ -55,8 +55,9 @@ TEST_CASE("blas: products split over the OpenMP threads match the definition") {
   const int saved = omp_get_max_threads();
   for (int threads : {1, 2, 3}) {
     omp_set_num_threads(threads);
-    for (auto [m, n, k] :
-         {std::array<std::int64_t, 3>{37, 301, 129}, std::array<std::int64_t, 3>{301, 37, 129}})
+    for (const auto& mnk :
+         {std::array<std::int64_t, 3>{37, 301, 129}, std::array<std::int64_t, 3>{301, 37, 129}}) {
+      const std::int64_t m = mnk[0], n = mnk[1], k = mnk[2];  // not bindings: CAPTURE takes them
       for (bool ta : {false, true})
         for (bool tb : {false, true}) {
           const std::int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 7;
@@ -82,6 +83,7 @@ TEST_CASE("blas: products split over the OpenMP threads match the definition") {
           CAPTURE(tb);
           CHECK(worst < 1e-12);
         }
+    }
   }
   omp_set_num_threads(saved);
 }

@@ -258,7 +258,8 @@ with np.load(")" + (dir / "ck.npz").string() + R"(") as f:
   std::size_t i = 0;
   while (std::getline(lines, line)) {
     REQUIRE(i < saved.size());
-    const auto& [key, t] = saved[i++];
+    const std::string& key = saved[i].first;  // named: a lambda below captures them
+    const Tensor& t = saved[i++].second;
     CAPTURE(line);
     std::istringstream fields(line);
     std::string k, dtype, shape;
@@ -311,5 +312,142 @@ np.savez_compressed(")" + (dir / "zipped.npz").string() +
     // Integers (NumPy's default for counters) arrive as float64.
     CHECK(ck[2].second.dtype() == Dtype::Float64);
     CHECK(ck[2].second.item() == 7.0);
+  }
+}
+
+// ---- writers killed mid-save ----
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <random>
+
+namespace {
+
+std::size_t count_temporaries(const fs::path& dir) {
+  std::size_t n = 0;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().rfind(".ckpt.npz.tmp-", 0) == 0) ++n;
+  return n;
+}
+
+// Every tensor of a checkpoint written by the child below holds one value, the
+// generation that wrote it: a torn file would mix generations or fail to parse.
+double generation_of(const NamedTensors& t) {
+  const double g = t.at(0).second.cvalue<float>()(0);
+  for (const auto& [key, v] : t)
+    for (float x : v.cvalue<float>())
+      if (x != g) return -1;
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "checkpoint: 200 writers killed mid-save leave the last checkpoint and at most one temp file") {
+  const fs::path dir = fresh_dir("killed");
+  const fs::path path = dir / "ckpt.npz";
+  auto model = [](float generation) {  // 2.8 MB, like a small model
+    return NamedTensors{{"w", Tensor::full({700, 1000}, generation)},
+                        {"b", Tensor::full({1000}, generation)}};
+  };
+  // Kill at random moments spread over a few saves' time, so that most kills land
+  // inside a save (after the temporary file is created, before the rename).
+  const auto t0 = std::chrono::steady_clock::now();
+  save_checkpoint(path, model(0));
+  const auto save_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  std::mt19937 rng(5);
+  std::size_t most_temporaries = 0, kills = 0;
+  double last_generation = 0;
+  for (int round = 0; round < 200; ++round) {
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {  // the writer: saves new generations until it is killed
+      for (int g = 1;; ++g) save_checkpoint(path, model(float(round * 1000 + g)));
+    }
+    ::usleep(std::uniform_int_distribution<useconds_t>(useconds_t(save_us / 2),
+                                                       useconds_t(2 * save_us + 1000))(rng));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    kills += WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+    most_temporaries = std::max(most_temporaries, count_temporaries(dir));
+    // The file in place is always a whole checkpoint of one generation, never older
+    // than the one seen before.
+    NamedTensors loaded;
+    REQUIRE_NOTHROW(loaded = load_checkpoint(path));
+    const double g = generation_of(loaded);
+    REQUIRE(g >= last_generation);
+    last_generation = g;
+    CHECK(count_temporaries(dir) == 0);  // loading removed what the dead writer left
+  }
+  MESSAGE("one save takes " << save_us << " us; 200 writers killed with SIGKILL (" << kills
+                            << " while running); at most " << most_temporaries
+                            << " temporary file(s) at a time; last generation " << last_generation);
+  CHECK(kills == 200);
+  CHECK(most_temporaries <= 1);
+  // A save also clears them: kill one more writer, then save.
+  const pid_t pid = ::fork();
+  if (pid == 0)
+    for (;;) save_checkpoint(path, model(1));
+  ::usleep(3000);
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  save_checkpoint(path, model(2));
+  CHECK(count_temporaries(dir) == 0);
+}
+
+TEST_CASE("checkpoint: a live writer's temporary file is not taken for stale") {
+  const fs::path dir = fresh_dir("live_writer");
+  const fs::path path = dir / "ckpt.npz";
+  // A writer stuck inside its write callback (a slow disk): its temporary file exists
+  // and is locked; another save to the same path must leave it alone.
+  int to_parent[2], to_child[2];
+  REQUIRE(::pipe(to_parent) == 0);
+  REQUIRE(::pipe(to_child) == 0);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    io::write_file_atomic(path, [&](io::ByteSink& sink) {
+      sink.write("half", 4);
+      char c = 'r';
+      (void)!::write(to_parent[1], &c, 1);  // "my temporary file exists"
+      (void)!::read(to_child[0], &c, 1);    // wait for the parent's save
+    });
+    ::_exit(0);
+  }
+  char c = 0;
+  REQUIRE(::read(to_parent[0], &c, 1) == 1);
+  CHECK(count_temporaries(dir) == 1);
+  save_checkpoint(path, {{"x", Tensor::ones({2})}});
+  CHECK(count_temporaries(dir) == 1);  // still there: its writer lives
+  (void)!::write(to_child[1], &c, 1);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(count_temporaries(dir) == 0);
+  CHECK(file_bytes(path) == "half");  // the slow writer finished last
+}
+
+TEST_CASE("io: ensure_writable_directory creates the folder or says why it cannot") {
+  const fs::path dir = fresh_dir("writable");
+  io::ensure_writable_directory(dir / "a" / "b");
+  CHECK(fs::is_directory(dir / "a" / "b"));
+  CHECK(fs::is_empty(dir / "a" / "b"));  // the probe is gone
+  std::ofstream(dir / "file") << "x";
+  CHECK_THROWS_WITH_AS(io::ensure_writable_directory(dir / "file" / "out", "train --out"),
+                       doctest::Contains("train --out: "), io::IoError);
+  CHECK_THROWS_WITH_AS(io::ensure_writable_directory(dir / "file", "train --out"),
+                       doctest::Contains("cannot create the directory: Not a directory"),
+                       io::IoError);
+  if (::geteuid() != 0) {  // root writes anywhere
+    fs::create_directories(dir / "ro");
+    fs::permissions(dir / "ro", fs::perms::owner_read | fs::perms::owner_exec);
+    CHECK_THROWS_WITH_AS(io::ensure_writable_directory(dir / "ro"),
+                         doctest::Contains("cannot create files in the directory"), io::IoError);
+    fs::permissions(dir / "ro", fs::perms::owner_all);
   }
 }

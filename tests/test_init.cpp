@@ -190,13 +190,11 @@ TEST_CASE("init: the same seed gives identical values, another seed different on
     return std::pair{w, b};
   };
   for (Dtype dtype : {Dtype::Float32, Dtype::Float64}) {
-    auto [w1, b1] = draw(42, dtype);
-    auto [w2, b2] = draw(42, dtype);
-    auto [w3, b3] = draw(43, dtype);
+    const auto first = draw(42, dtype), again = draw(42, dtype), other = draw(43, dtype);
     dispatch(dtype, [&]<class T>() {
-      CHECK(w1.value<T>() == w2.value<T>());
-      CHECK(b1.value<T>() == b2.value<T>());
-      CHECK(w1.value<T>() != w3.value<T>());
+      CHECK(first.first.cvalue<T>() == again.first.cvalue<T>());
+      CHECK(first.second.cvalue<T>() == again.second.cvalue<T>());
+      CHECK(first.first.cvalue<T>() != other.first.cvalue<T>());
     });
   }
 }

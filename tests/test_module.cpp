@@ -144,9 +144,9 @@ TEST_CASE("module: train() and eval() reach every descendant") {
   Generator gen(0);
   Net net(gen);
   auto all_training = [&](bool expected) {
-    for (auto& [name, m] : net.named_modules()) {
-      CAPTURE(name);
-      CHECK(m->is_training() == expected);
+    for (auto& named : net.named_modules()) {
+      CAPTURE(named.first);  // not a structured binding: CAPTURE is a lambda
+      CHECK(named.second->is_training() == expected);
     }
   };
   all_training(true);
@@ -165,9 +165,9 @@ TEST_CASE("module: zero_grad drops every parameter's gradient; num_parameters co
   Net net(gen);
   Tensor x = Tensor::rand({5, 4}, gen);
   sum(net(x)).backward();
-  for (const auto& [name, p] : net.named_parameters()) {
-    CAPTURE(name);
-    CHECK(p.has_grad());
+  for (const auto& named : net.named_parameters()) {
+    CAPTURE(named.first);
+    CHECK(named.second.has_grad());
   }
   net.zero_grad();
   for (const auto& p : net.parameters()) CHECK_FALSE(p.has_grad());

@@ -31,7 +31,9 @@ TEST_CASE("gradcheck: add, sub, mul, div with broadcasting") {
   const std::vector<std::pair<Shape, Shape>> shapes = {
       {{3, 4}, {3, 4}}, {{3, 4}, {4}}, {{2, 1, 4}, {3, 1}}, {{1}, {2, 3}}, {{}, {2, 2}}};
   std::uint64_t seed = 1;
-  for (const auto& [sa, sb] : shapes) {
+  for (const auto& pair : shapes) {
+    const Shape& sa = pair.first;  // not bindings: CAPTURE is a lambda
+    const Shape& sb = pair.second;
     CAPTURE(shape_str(sa));
     CAPTURE(shape_str(sb));
     Tensor a = rnd(sa, seed++), b = rnd(sb, seed++, 0.5, 2.0);

@@ -1,4 +1,6 @@
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -89,7 +91,46 @@ std::filesystem::path temp_name_for(const std::filesystem::path& target) {
   return target.parent_path() / name;
 }
 
+// The prefix of every temporary file of `target`: ".<name>.tmp-".
+std::string temp_prefix(const std::filesystem::path& target) {
+  std::string p = ".";
+  p += target.filename().string();
+  p += ".tmp-";
+  return p;
+}
+
 }  // namespace
+
+std::size_t remove_stale_temporaries(const std::filesystem::path& path) {
+  if (path.empty() || !path.has_filename()) return 0;
+  std::filesystem::path dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  const std::string prefix = temp_prefix(path);
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return 0;
+  std::vector<std::string> candidates;
+  while (const dirent* e = ::readdir(d))
+    if (std::strncmp(e->d_name, prefix.c_str(), prefix.size()) == 0)
+      candidates.emplace_back(e->d_name);
+  ::closedir(d);
+  std::size_t removed = 0;
+  for (const std::string& name : candidates) {
+    const std::filesystem::path tmp = dir / name;
+    // A writer holds an exclusive lock on its temporary file from creation until it is
+    // renamed; the kernel drops the lock when the writer dies. A file we can lock has no
+    // live writer (not even one that created it a moment ago and is about to lock it:
+    // that writer checks, after locking, that its name still points at its file).
+    Fd fd(::open(tmp.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (fd.get() < 0) continue;
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;  // a live writer
+    struct stat by_fd {
+    }, by_name{};
+    if (::fstat(fd.get(), &by_fd) != 0 || ::lstat(tmp.c_str(), &by_name) != 0) continue;
+    if (by_fd.st_ino != by_name.st_ino || by_fd.st_dev != by_name.st_dev) continue;
+    if (::unlink(tmp.c_str()) == 0) ++removed;
+  }
+  return removed;
+}
 
 void MemorySink::write(const void* data, std::size_t size) {
   const auto* p = static_cast<const std::uint8_t*>(data);
@@ -107,6 +148,9 @@ void write_file_atomic(const std::filesystem::path& path, const FileWriter& writ
   const bool target_exists = ::stat(path.c_str(), &target_stat) == 0;
   if (target_exists && S_ISDIR(target_stat.st_mode)) fail(function, path, "is a directory");
 
+  // What an earlier writer that died (kill -9, power loss) left behind goes first.
+  remove_stale_temporaries(path);
+
   std::filesystem::path tmp;
   int raw_fd = -1;
   for (int attempt = 0; attempt < 100 && raw_fd < 0; ++attempt) {
@@ -115,6 +159,17 @@ void write_file_atomic(const std::filesystem::path& path, const FileWriter& writ
     if (raw_fd < 0 && errno != EEXIST) {
       fail(function, path,
            "cannot create temporary file " + tmp.string() + ": " + errno_text(errno));
+    }
+    if (raw_fd < 0) continue;
+    // Lock it for as long as we write (see remove_stale_temporaries). Between open and
+    // flock another writer's clean-up may have taken the fresh file for stale and
+    // removed it: then the name no longer leads to our file, and we start over.
+    struct stat by_fd {
+    }, by_name{};
+    if (::flock(raw_fd, LOCK_EX) != 0 || ::fstat(raw_fd, &by_fd) != 0 ||
+        ::lstat(tmp.c_str(), &by_name) != 0 || by_fd.st_ino != by_name.st_ino) {
+      ::close(raw_fd);
+      raw_fd = -1;
     }
   }
   if (raw_fd < 0) fail(function, path, "cannot find an unused temporary file name");
@@ -150,6 +205,22 @@ void write_file_atomic(const std::filesystem::path& path, std::span<const std::u
                        const char* function) {
   write_file_atomic(
       path, [bytes](ByteSink& sink) { sink.write(bytes); }, function);
+}
+
+void ensure_writable_directory(const std::filesystem::path& dir, const char* function) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) fail(function, dir, "cannot create the directory: " + ec.message());
+  if (!std::filesystem::is_directory(dir, ec)) fail(function, dir, "not a directory");
+  const std::filesystem::path probe = dir / (".tapegrad-write-probe-" + std::to_string(::getpid()));
+  Fd fd(::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (fd.get() < 0)
+    fail(function, dir, "cannot create files in the directory: " + errno_text(errno));
+  const bool wrote = ::write(fd.get(), "x", 1) == 1;
+  const int err = errno;
+  fd.close();
+  ::unlink(probe.c_str());
+  if (!wrote) fail(function, dir, "cannot write files in the directory: " + errno_text(err));
 }
 
 std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path, const char* function,

@@ -58,14 +58,29 @@ using FileWriter = std::function<void(ByteSink&)>;
 /// the exception propagates (I/O failures as IoError naming `function` and the
 /// path) and a previous file at `path` is left untouched. An existing target's
 /// permission bits are kept; a new file gets 0666 minus the umask. A crash (kill -9,
-/// power loss) can leave a stale hidden ".<name>.tmp-*" file beside the target,
-/// never a damaged target.
+/// power loss) can leave a stale hidden ".<name>.tmp-*" file beside the target, never
+/// a damaged target; the next write to the same path removes it (see
+/// remove_stale_temporaries).
 void write_file_atomic(const std::filesystem::path& path, const FileWriter& writer,
                        const char* function = "write_file_atomic");
+
+/// Removes the temporary files that writers of `path` which died mid-write left beside
+/// it (".<name>.tmp-*"), never the file of a writer still at work: writers hold an
+/// exclusive advisory lock (flock) on their temporary file, which the kernel releases
+/// when they die. Best effort (errors are ignored); returns how many were removed.
+/// write_file_atomic calls it before writing, the checkpoint loaders after reading.
+std::size_t remove_stale_temporaries(const std::filesystem::path& path);
 
 /// Atomically replaces `path` with `bytes` (see the overload taking a writer).
 void write_file_atomic(const std::filesystem::path& path, std::span<const std::uint8_t> bytes,
                        const char* function = "write_file_atomic");
+
+/// Creates `dir` (and its parents) if needed and checks that files can be created in
+/// it, by creating and removing a probe file. Throws IoError naming `function`, the
+/// directory and the reason (read-only, not a directory, no space, ...). Programs call
+/// it before training, so a bad output folder fails at once, not after the first epoch.
+void ensure_writable_directory(const std::filesystem::path& dir,
+                               const char* function = "ensure_writable_directory");
 
 /// Reads a whole regular file. Throws IoError naming `function` and the path when
 /// it is missing, not a regular file, larger than `max_bytes`, or unreadable.

@@ -367,7 +367,10 @@ NpzArray parse_npy(std::span<const std::uint8_t> bytes, const Ctx& ctx) {
   std::string descr;
   bool fortran = false;
   std::vector<std::size_t> shape;
-  for (auto& [key, value] : HeaderParser(header, ctx).parse_dict()) {
+  for (auto& entry : HeaderParser(header, ctx).parse_dict()) {
+    // Named, not a structured binding: clang 14 cannot capture bindings in lambdas.
+    const auto& key = entry.first;
+    auto& value = entry.second;
     auto check = [&](bool& seen, HeaderValue::Kind kind, const char* kind_name) {
       if (seen) ctx.fail("bad npy header: key '" + key + "' appears twice");
       if (value.kind != kind) ctx.fail("bad npy header: '" + key + "' must be " + kind_name);

@@ -97,13 +97,23 @@ Array<T> new_array(const Shape& s) {
 }
 
 // x padded explicitly (reflect / replicate / circular) into [N, C, Hp, Wp].
+Shape padded_shape(const Conv2dGeometry& g) {
+  return {std::size_t(g.batch), std::size_t(g.in_channels),
+          std::size_t(g.in_h + g.pad_top + g.pad_bottom),
+          std::size_t(g.in_w + g.pad_left + g.pad_right)};
+}
+
+// The index maps of the explicit padding (one entry per padded row and column: built
+// only when there is data to pad).
+PadMaps padding_maps(const Conv2dGeometry& g) {
+  return pad_maps(g.in_h, g.in_w, g.pad_top, g.pad_bottom, g.pad_left, g.pad_right, g.padding_mode);
+}
+
 template <class T>
 Array<T> padded_input(const Conv2dGeometry& g, const T* x) {
-  const PadMaps m =
-      pad_maps(g.in_h, g.in_w, g.pad_top, g.pad_bottom, g.pad_left, g.pad_right, g.padding_mode);
-  Array<T> xp = new_array<T>({std::size_t(g.batch), std::size_t(g.in_channels),
-                              std::size_t(m.padded_h()), std::size_t(m.padded_w())});
-  pad_planes(x, g.batch * g.in_channels, g.in_h, g.in_w, m, T(0), xp.data());
+  Array<T> xp = new_array<T>(padded_shape(g));
+  if (xp.size() > 0)
+    pad_planes(x, g.batch * g.in_channels, g.in_h, g.in_w, padding_maps(g), T(0), xp.data());
   return xp;
 }
 
@@ -169,12 +179,10 @@ Array<T> conv2d_backward_input(const Array<T>& grad_output, const Array<T>& weig
   }
   // dL/dx_padded, then fold each padded position's gradient onto the input element
   // it was copied from.
-  const PadMaps m =
-      pad_maps(g.in_h, g.in_w, g.pad_top, g.pad_bottom, g.pad_left, g.pad_right, g.padding_mode);
-  Array<T> dxp = new_array<T>({std::size_t(g.batch), std::size_t(g.in_channels),
-                               std::size_t(m.padded_h()), std::size_t(m.padded_w())});
+  Array<T> dxp = new_array<T>(padded_shape(g));
   conv_adjoint(p, grad_output.data(), weight.data(), dxp.data(), true);
-  fold_planes(dxp.data(), g.batch * g.in_channels, g.in_h, g.in_w, m, dx.data());
+  if (dx.size() > 0)
+    fold_planes(dxp.data(), g.batch * g.in_channels, g.in_h, g.in_w, padding_maps(g), dx.data());
   return dx;
 }
 

@@ -37,12 +37,21 @@ void check_input_rank(std::string_view op, const Shape& x) {
   if (x.size() != 3 && x.size() != 4)
     fail(op,
          "Expected 3D (unbatched) or 4D (batched) input, but got input of size: " + shape_str(x));
+  checked_numel(op, x);  // every later product of these sizes fits in int64
 }
 
 void check_weight_rank(std::string_view op, const Shape& w, const char* layout) {
   if (w.size() != 4)
     fail(op,
          std::string("Expected 4D weight ") + layout + ", but got weight of size: " + shape_str(w));
+  checked_numel(op, w);
+}
+
+// d·(k − 1) + 1: the extent of a dilated kernel, checked (a dilation of 2^61 with a
+// 5-wide kernel must be an error, not a wrapped-around size).
+std::int64_t kernel_span(std::string_view op, std::int64_t dilation, std::int64_t kernel) {
+  return checked_add(op, checked_mul(op, dilation, kernel - 1, "dilation * (kernel_size - 1)"), 1,
+                     "dilation * (kernel_size - 1) + 1");
 }
 
 void check_common_options(std::string_view op, const std::vector<std::int64_t>& stride_v,
@@ -166,8 +175,8 @@ Conv2dGeometry check_conv2d(const Shape& x, const Shape& w, const std::optional<
                  std::to_string(w[0]) + " elements, but got bias of size " + shape_str(*bias) +
                  " instead");
 
-  const std::int64_t span_h = g.dilation_h * (g.kernel_h - 1) + 1;
-  const std::int64_t span_w = g.dilation_w * (g.kernel_w - 1) + 1;
+  const std::int64_t span_h = kernel_span(op, g.dilation_h, g.kernel_h);
+  const std::int64_t span_w = kernel_span(op, g.dilation_w, g.kernel_w);
   if (opts.padding_kind() == PaddingKind::Same) {
     // Total padding d·(k − 1) keeps the size at stride 1; when it is odd the extra
     // row/column goes to the bottom/right, as in PyTorch's _convolution_mode.
@@ -181,14 +190,17 @@ Conv2dGeometry check_conv2d(const Shape& x, const Shape& w, const std::optional<
   }
   check_padding_mode_sizes(op, x, g);
 
-  const std::int64_t padded_h = g.in_h + g.pad_top + g.pad_bottom;
-  const std::int64_t padded_w = g.in_w + g.pad_left + g.pad_right;
+  const std::int64_t padded_h = checked_add(op, checked_add(op, g.in_h, g.pad_top, "padded height"),
+                                            g.pad_bottom, "padded height");
+  const std::int64_t padded_w = checked_add(op, checked_add(op, g.in_w, g.pad_left, "padded width"),
+                                            g.pad_right, "padded width");
   if (padded_h < span_h || padded_w < span_w)
     fail(op, "Calculated padded input size per channel: (" + hw_str(padded_h, padded_w) +
                  "). Kernel size: (" + hw_str(span_h, span_w) +
                  "). Kernel size can't be greater than actual input size");
   g.out_h = (padded_h - span_h) / g.stride_h + 1;
   g.out_w = (padded_w - span_w) / g.stride_w + 1;
+  checked_numel(op, g.output_shape());
   return g;
 }
 
@@ -238,10 +250,18 @@ Conv2dGeometry check_transpose_impl(const Shape& x, const Shape& w,
 
   // The output size with output_padding 0; output_padding (or output_size) adds up to
   // stride − 1 rows/columns at the bottom/right.
+  // (H − 1)·s − 2p + d·(k − 1) + 1, every step checked: a stride of 2^62 must not wrap.
+  auto min_size = [&](std::int64_t in, std::int64_t stride, std::int64_t pad, std::int64_t dil,
+                      std::int64_t k, const char* what) {
+    const std::int64_t up =
+        checked_mul(op, in - 1, stride, std::string("(input ") + what + " - 1) * stride");
+    const std::int64_t span = kernel_span(op, dil, k);
+    return checked_add(op, up, span, what) - checked_mul(op, 2, pad, "2 * padding");
+  };
   const std::int64_t min_h =
-      (g.in_h - 1) * g.stride_h - 2 * g.pad_top + g.dilation_h * (g.kernel_h - 1) + 1;
+      min_size(g.in_h, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h, "height");
   const std::int64_t min_w =
-      (g.in_w - 1) * g.stride_w - 2 * g.pad_left + g.dilation_w * (g.kernel_w - 1) + 1;
+      min_size(g.in_w, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w, "width");
   Pair out_pad = out_pad_opt;
   if (output_size) {
     const std::size_t full = x.size();  // 4 for [N, C, H, W], 3 for [C, H, W]
@@ -250,10 +270,12 @@ Conv2dGeometry check_transpose_impl(const Shape& x, const Shape& w,
       fail(op, "for " + std::to_string(full) + "D input, output_size must have 2 or " +
                    std::to_string(full) + " elements (got " + std::to_string(req.size()) + ")");
     const std::int64_t want_h = req[req.size() - 2], want_w = req[req.size() - 1];
-    const bool as_options =
-        from_grad && want_h == min_h + out_pad_opt[0] && want_w == min_w + out_pad_opt[1];
+    const bool as_options = from_grad &&
+                            want_h == checked_add(op, min_h, out_pad_opt[0], "output size") &&
+                            want_w == checked_add(op, min_w, out_pad_opt[1], "output size");
     if (!as_options) {
-      const std::int64_t max_h = min_h + g.stride_h - 1, max_w = min_w + g.stride_w - 1;
+      const std::int64_t max_h = checked_add(op, min_h, g.stride_h - 1, "output size"),
+                         max_w = checked_add(op, min_w, g.stride_w - 1, "output size");
       if (want_h < min_h || want_h > max_h || want_w < min_w || want_w > max_w) {
         const std::string range = "[" + std::to_string(min_h) + ", " + std::to_string(min_w) +
                                   "] to [" + std::to_string(max_h) + ", " + std::to_string(max_w) +
@@ -261,8 +283,10 @@ Conv2dGeometry check_transpose_impl(const Shape& x, const Shape& w,
         if (from_grad)
           fail(op, "grad_output of spatial size [" + std::to_string(want_h) + ", " +
                        std::to_string(want_w) + "] does not fit input " + shape_str(x) +
-                       ": expected [" + std::to_string(min_h + out_pad_opt[0]) + ", " +
-                       std::to_string(min_w + out_pad_opt[1]) +
+                       ": expected [" +
+                       std::to_string(checked_add(op, min_h, out_pad_opt[0], "output size")) +
+                       ", " +
+                       std::to_string(checked_add(op, min_w, out_pad_opt[1], "output size")) +
                        "] (from output_padding) or an output_size from " + range);
         fail(op, "requested an output size of " + list_str(req) + ", but valid sizes range from " +
                      range + " (for an input of [" + std::to_string(g.in_h) + ", " +
@@ -285,12 +309,13 @@ Conv2dGeometry check_transpose_impl(const Shape& x, const Shape& w,
              " stride_height: " + std::to_string(g.stride_h) + " stride_width: " +
              std::to_string(g.stride_w) + " dilation_height: " + std::to_string(g.dilation_h) +
              " dilation_width: " + std::to_string(g.dilation_w));
-  g.out_h = min_h + out_pad[0];
-  g.out_w = min_w + out_pad[1];
+  g.out_h = checked_add(op, min_h, out_pad[0], "output size");
+  g.out_w = checked_add(op, min_w, out_pad[1], "output size");
   if (g.out_h < 1 || g.out_w < 1)
     fail(op, "Given input size per channel: (" + hw_str(g.in_h, g.in_w) +
                  "). Calculated output size per channel: (" + hw_str(g.out_h, g.out_w) +
                  "). Output size is too small");
+  checked_numel(op, g.output_shape());
   return g;
 }
 

@@ -6,11 +6,14 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <tapegrad/core/blas/gemm.hpp>
+#include <tapegrad/core/errors.hpp>
 #include <tapegrad/core/kernels/conv_problem.hpp>
 #include <tapegrad/core/kernels/depthwise.hpp>
+#include <tapegrad/core/shape.hpp>
 
 namespace tapegrad::kernels {
 
@@ -18,17 +21,36 @@ namespace {
 
 constexpr std::int64_t kParallelThreshold = std::int64_t(1) << 15;
 
+// a·b, or INT64_MAX when it does not fit: scratch sizes of absurd problems saturate and
+// the allocation that follows reports them as out of memory.
+std::int64_t sat_mul(std::int64_t a, std::int64_t b) {
+  std::int64_t r = 0;
+  return __builtin_mul_overflow(a, b, &r) ? std::numeric_limits<std::int64_t>::max() : r;
+}
+std::int64_t sat_mul(std::int64_t a, std::int64_t b, std::int64_t c) {
+  return sat_mul(sat_mul(a, b), c);
+}
+
 // Scratch memory per thread and element type. Training calls the same shapes every
 // step, so after the first step no kernel allocates scratch memory again.
 template <class T>
 class Buffer {
  public:
-  // Uninitialised storage for n elements (previous contents are not kept).
+  // Uninitialised storage for n elements (previous contents are not kept). Throws
+  // OutOfMemory naming the running op when the memory is not there.
   T* get(std::int64_t n) {
     const auto need = static_cast<std::size_t>(std::max<std::int64_t>(n, 1));
     if (need > capacity_) {
       data_.reset();  // free first: peak memory stays at one buffer
-      data_.reset(new T[need]);
+      capacity_ = 0;
+      const char* op = OpScope::current();
+      if (need > std::size_t(kMaxNumel))
+        throw OutOfMemory(op ? op : "convolution", need * sizeof(T));
+      try {
+        data_.reset(new T[need]);
+      } catch (const std::bad_alloc&) {
+        throw OutOfMemory(op ? op : "convolution", need * sizeof(T));
+      }
       capacity_ = need;
     }
     return data_.get();
@@ -78,7 +100,7 @@ struct Chunks {
 constexpr std::int64_t kChunkMultiple = 8;
 
 Chunks make_chunks(const ConvProblem& p) {
-  const std::int64_t per_sample = (p.k() * p.groups + p.y_channels) * p.spatial_out();
+  const std::int64_t per_sample = sat_mul(p.k() * p.groups + p.y_channels, p.spatial_out());
   const std::int64_t cap =
       std::max<std::int64_t>(1, kChunkElements / std::max<std::int64_t>(per_sample, 1));
   std::int64_t count = (p.batch + cap - 1) / cap;
@@ -137,7 +159,7 @@ template <class T>
 const T* chunk_columns(const ConvProblem& p, Workspace<T>& ws, const T* xs, std::int64_t nb) {
   if (p.plane.is_pointwise() && nb == 1) return xs;
   const std::int64_t ld = nb * p.spatial_out();
-  T* c = ws.cols.get(p.groups * p.k() * ld);
+  T* c = ws.cols.get(sat_mul(p.groups, p.k(), ld));
   detail::im2col_batch(xs, nb, p.x_sample(), p.plane, c, ld);
   return c;
 }
@@ -154,8 +176,9 @@ struct Bands {
 };
 
 Bands make_bands(const ConvProblem& p) {
-  const std::int64_t per_row = p.groups * p.k() * p.plane.out_w;
-  if (p.plane.is_pointwise() || per_row * p.plane.out_h <= kBandElements) return {p.plane.out_h, 1};
+  const std::int64_t per_row = sat_mul(p.groups, p.k(), p.plane.out_w);
+  if (p.plane.is_pointwise() || sat_mul(per_row, p.plane.out_h) <= kBandElements)
+    return {p.plane.out_h, 1};
   const std::int64_t rows =
       std::max<std::int64_t>(1, kBandElements / std::max<std::int64_t>(per_row, 1));
   return {rows, (p.plane.out_h + rows - 1) / rows};
@@ -188,7 +211,7 @@ Band band(const ConvProblem& p, const Bands& bands, std::int64_t b) {
 // Column matrix [G·K, len] of band `bd` of the sample at xs, in the workspace.
 template <class T>
 const T* band_columns(const ConvProblem& p, Workspace<T>& ws, const T* xs, const Band& bd) {
-  T* cols = ws.cols.get(p.groups * p.k() * bd.len);
+  T* cols = ws.cols.get(sat_mul(p.groups, p.k(), bd.len));
   detail::im2col_batch(xs, 1, p.x_sample(), bd.geometry, cols, bd.len);
   return cols;
 }
@@ -256,7 +279,7 @@ void apply_conv_impl(const ConvProblem& p, const T* x, const T* w, const T* bias
     }
     const T* cols = chunk_columns(p, ws, x + n0 * p.x_sample(), nb);
     // A single sample's output block [C_y, L] is already the GEMM's layout.
-    T* out = nb == 1 ? y + n0 * p.y_sample() : ws.mat.get(p.y_channels * ld);
+    T* out = nb == 1 ? y + n0 * p.y_sample() : ws.mat.get(sat_mul(p.y_channels, ld));
     for (std::int64_t g = 0; g < G; ++g)
       // y_g [C_y/g, nb·L] = W_g [C_y/g, K] · cols_g [K, nb·L]
       blas::gemm<T>(false, false, cy_g, ld, K, T(1), w + g * cy_g * K, K, cols + g * K * ld, ld,
@@ -312,7 +335,7 @@ void apply_conv_adjoint_impl(const ConvProblem& p, const T* y, const T* w, T* x,
     // y_chunk as [C_y, nb·L]: a single sample already is.
     const T* ymat = y + n0 * p.y_sample();
     if (nb > 1) {
-      T* m = ws.mat.get(p.y_channels * ld);
+      T* m = ws.mat.get(sat_mul(p.y_channels, ld));
       gather_planes(ymat, nb, p.y_channels, L, m, ld);
       ymat = m;
     }
@@ -322,7 +345,7 @@ void apply_conv_adjoint_impl(const ConvProblem& p, const T* y, const T* w, T* x,
       // dcols(band) [K, B] = W_gᵀ · y_g[:, band], then col2im of the band onto x.
       for (std::int64_t b = 0; b < bands.count; ++b) {
         const Band bd = band(p, bands, b);
-        T* dcols = ws.cols.get(G * K * bd.len);
+        T* dcols = ws.cols.get(sat_mul(G, K, bd.len));
         for (std::int64_t g = 0; g < G; ++g)
           blas::gemm<T>(true, false, K, bd.len, cy_g, T(1), w + g * cy_g * K, K,
                         ymat + g * cy_g * L + bd.col0, L, T(0), dcols + g * K * bd.len, bd.len);
@@ -338,7 +361,7 @@ void apply_conv_adjoint_impl(const ConvProblem& p, const T* y, const T* w, T* x,
                       T(1), xs + g * K * ld, ld);
       return;
     }
-    T* dcols = ws.cols.get(G * K * ld);
+    T* dcols = ws.cols.get(sat_mul(G, K, ld));
     for (std::int64_t g = 0; g < G; ++g)
       // dcols_g [K, nb·L] = W_gᵀ [K, C_y/g] · y_g [C_y/g, nb·L]
       blas::gemm<T>(true, false, K, ld, cy_g, T(1), w + g * cy_g * K, K, ymat + g * cy_g * ld, ld,
@@ -380,7 +403,7 @@ void conv_weight_grad_impl(const ConvProblem& p, const T* y, const T* x, T* dw) 
   const std::int64_t lanes = std::min(kChunkMultiple, chunks.count);
   auto lane_begin = [&](std::int64_t j) { return j * chunks.count / lanes; };
   // Lane j's partial lives at partials + j·dw_size; lane 0's is dw itself.
-  T* partials = lanes == 1 ? dw : workspace<T>().partial.get(lanes * dw_size);
+  T* partials = lanes == 1 ? dw : workspace<T>().partial.get(sat_mul(lanes, dw_size));
   auto chunk = [&](std::int64_t c, T* out, T beta) {
     Workspace<T>& ws = workspace<T>();
     const std::int64_t n0 = chunks.begin(c), nb = chunks.begin(c + 1) - n0;
@@ -400,7 +423,7 @@ void conv_weight_grad_impl(const ConvProblem& p, const T* y, const T* x, T* dw) 
     const T* cols = chunk_columns(p, ws, x + n0 * p.x_sample(), nb);
     const T* ymat = y + n0 * p.y_sample();
     if (nb > 1) {
-      T* m = ws.mat.get(p.y_channels * ld);
+      T* m = ws.mat.get(sat_mul(p.y_channels, ld));
       gather_planes(ymat, nb, p.y_channels, L, m, ld);
       ymat = m;
     }

@@ -70,7 +70,14 @@ struct FlatPlane {
   }
 };
 
-bool flat_ok(const PlaneGeometry& g) { return g.stride_h == 1 && g.stride_w == 1; }
+// The flat layout pays when the padded plane is not much larger than the output: its
+// pitch exceeds out_w by the dilated kernel's extent. (Sizes stay far from overflow:
+// the extents are at most the output's, which the checks bound.)
+bool flat_ok(const PlaneGeometry& g) {
+  return g.stride_h == 1 && g.stride_w == 1 &&
+         (g.kernel_h - 1) * g.dilation_h <= std::max<std::int64_t>(g.out_h, 16) &&
+         (g.kernel_w - 1) * g.dilation_w <= std::max<std::int64_t>(g.out_w, 16);
+}
 
 // Scratch per thread: padded input plane and output-pitched plane.
 template <class T>
@@ -191,8 +198,9 @@ void depthwise_forward(const T* x, std::int64_t batch, std::int64_t x_sample,
       const Tap& t = taps[static_cast<std::size_t>(k)];
       const T wt = w[o * n_taps + k];
       const std::int64_t lo = t.cols.lo, span = t.cols.hi - lo;
+      if (span <= 0) continue;  // the tap reads nothing (and its offsets may leave the plane)
       for (std::int64_t i = t.rows.lo; i < t.rows.hi; ++i)
-        axpy_row(dst + i * out_w + lo, src + (i * sh + t.off_h) * width + lo * sw + t.off_w, wt,
+        axpy_row(dst + i * out_w + lo, src + ((i * sh + t.off_h) * width + lo * sw + t.off_w), wt,
                  span, sw);
     }
   }
@@ -243,8 +251,9 @@ void depthwise_adjoint(const T* y, std::int64_t batch, std::int64_t x_sample,
         const Tap& t = taps[static_cast<std::size_t>(k)];
         const T wt = w[o * n_taps + k];
         const std::int64_t lo = t.cols.lo, span = t.cols.hi - lo;
+        if (span <= 0) continue;
         for (std::int64_t i = t.rows.lo; i < t.rows.hi; ++i)
-          scatter_axpy_row(dst + (i * sh + t.off_h) * width + lo * sw + t.off_w,
+          scatter_axpy_row(dst + ((i * sh + t.off_h) * width + lo * sw + t.off_w),
                            src + i * out_w + lo, wt, span, sw);
       }
     }
@@ -299,9 +308,10 @@ void depthwise_weight_grad(const T* y, const T* x, std::int64_t batch, std::int6
         const Tap& t = taps[static_cast<std::size_t>(k)];
         const std::int64_t lo = t.cols.lo, span = t.cols.hi - lo;
         T* a = acc.data() + k * out_w;
+        if (span <= 0) continue;  // the tap reads nothing (and its offsets may leave the plane)
         for (std::int64_t i = t.rows.lo; i < t.rows.hi; ++i)
           mul_acc_row(a, grad + i * out_w + lo,
-                      src + (i * sh + t.off_h) * width + lo * sw + t.off_w, span, sw);
+                      src + ((i * sh + t.off_h) * width + lo * sw + t.off_w), span, sw);
         double s = 0.0;
         for (std::int64_t j = 0; j < span; ++j) s += static_cast<double>(a[j]);
         total[static_cast<std::size_t>(k)] += s;

@@ -19,7 +19,9 @@ constexpr std::int64_t kParallelThreshold = std::int64_t(1) << 15;
 // [0, size). Computing them once per kernel tap keeps the inner loops free of bounds
 // tests (and lets stride 1 become a memcpy).
 Range valid_range(std::int64_t offset, std::int64_t stride, std::int64_t size, std::int64_t out) {
-  const std::int64_t lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+  // ⌈−offset / stride⌉ without forming −offset + stride − 1, which can overflow when
+  // both the padding and the stride are near 2^62 (valid options for a tiny output).
+  const std::int64_t lo = offset >= 0 ? 0 : (-offset) / stride + ((-offset) % stride != 0);
   const std::int64_t last = size - 1 - offset;  // j·stride <= last
   const std::int64_t hi = last < 0 ? 0 : std::min(out, last / stride + 1);
   return {std::min(lo, hi), hi};
@@ -338,8 +340,11 @@ void im2col_batch(const T* x, std::int64_t batch, std::int64_t sample_stride,
       T* dst = cols + (c * n_taps + k) * ld_cols + n * L;
       const std::int64_t lo = t.cols.lo, hi = t.cols.hi;
       std::fill(dst, dst + t.rows.lo * out_w, T(0));  // rows above the input
+      // An empty span only zeroes the row: its source offset may lie outside the plane,
+      // so no pointer is formed from it.
       for (std::int64_t i = t.rows.lo; i < t.rows.hi; ++i)
-        gather_row(dst + i * out_w, src + (i * sh + t.off_h) * width + (lo * sw + t.off_w), lo, hi,
+        gather_row(dst + i * out_w,
+                   hi > lo ? src + ((i * sh + t.off_h) * width + lo * sw + t.off_w) : src, lo, hi,
                    out_w, sw, avx512);
       std::fill(dst + t.rows.hi * out_w, dst + L, T(0));  // rows below the input
     }
@@ -379,8 +384,9 @@ void col2im_batch(const T* cols, std::int64_t ld_cols, std::int64_t batch,
       const Tap& t = taps[static_cast<std::size_t>(k)];
       const std::int64_t lo = t.cols.lo, span = t.cols.hi - lo;
       const T* src = cols + (c * n_taps + k) * ld_cols + n * L;
+      if (span <= 0) continue;  // nothing to add (and the offsets may leave the plane)
       for (std::int64_t i = t.rows.lo; i < t.rows.hi; ++i)
-        scatter_add_row(dst + (i * sh + t.off_h) * width + (lo * sw + t.off_w),
+        scatter_add_row(dst + ((i * sh + t.off_h) * width + lo * sw + t.off_w),
                         src + i * out_w + lo, span, sw, avx512);
     }
   }

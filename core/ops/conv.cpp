@@ -55,6 +55,7 @@ Tensor channel_sum(const char* op, const Tensor& t) {
 // weight op, the bias gradient the channel sum of dY.
 Tensor problem_forward(const char* op, const Tensor& x, const Tensor& w, const Tensor& b,
                        const ConvProblem& p) {
+  OpScope scope(op);  // names the op if its scratch memory runs out
   Tensor out = dispatch(x.dtype(), [&]<class T>() {
     Array<T> y = new_array<T>(op, y_shape(p));
     kernels::conv_forward(p, x.value<T>().data(), w.value<T>().data(),
@@ -81,6 +82,7 @@ Tensor problem_forward(const char* op, const Tensor& x, const Tensor& w, const T
 // output gradient and gx as the input.
 Tensor problem_adjoint(const char* op, const Tensor& y, const Tensor& w, const Tensor& b,
                        const ConvProblem& p) {
+  OpScope scope(op);  // names the op if its scratch memory runs out
   Tensor out = dispatch(y.dtype(), [&]<class T>() {
     Array<T> x = new_array<T>(op, x_shape(p));
     kernels::conv_adjoint(p, y.value<T>().data(), w.value<T>().data(), x.data(), true,
@@ -107,6 +109,7 @@ Tensor problem_adjoint(const char* op, const Tensor& y, const Tensor& w, const T
 // gradient in x is convᵀ(y, gW).
 Tensor problem_weight(const char* op, const Tensor& y, const Tensor& x, const Shape& w_shape,
                       const ConvProblem& p) {
+  OpScope scope(op);  // names the op if its scratch memory runs out
   Tensor out = dispatch(y.dtype(), [&]<class T>() {
     Array<T> dw = new_array<T>(op, w_shape);
     kernels::conv_weight_grad(p, y.value<T>().data(), x.value<T>().data(), dw.data());

@@ -84,10 +84,10 @@ Tensor pad_backward(const Tensor& g, const PadPlan& p);
 Tensor pad_forward(const Tensor& x, const PadPlan& p, double value) {
   Tensor out = dispatch(x.dtype(), [&]<class T>() {
     Array<T> y = new_array<T>("pad", p.out);
-    const kernels::PadMaps m =
-        kernels::pad_maps(p.h, p.w, p.top, p.bottom, p.left, p.right, p.mode);
-    if (y.size() > 0)
-      kernels::pad_planes(x.value<T>().data(), p.planes, p.h, p.w, m, T(value), y.data());
+    if (y.size() > 0)  // the maps have one entry per padded row and column
+      kernels::pad_planes(x.value<T>().data(), p.planes, p.h, p.w,
+                          kernels::pad_maps(p.h, p.w, p.top, p.bottom, p.left, p.right, p.mode),
+                          T(value), y.data());
     return Tensor::from_array(std::move(y));
   });
   return record(
@@ -101,9 +101,10 @@ Tensor pad_forward(const Tensor& x, const PadPlan& p, double value) {
 Tensor pad_backward(const Tensor& g, const PadPlan& p) {
   Tensor out = dispatch(g.dtype(), [&]<class T>() {
     Array<T> dx = new_array<T>("pad_backward", p.in);
-    const kernels::PadMaps m =
-        kernels::pad_maps(p.h, p.w, p.top, p.bottom, p.left, p.right, p.mode);
-    if (dx.size() > 0) kernels::fold_planes(g.value<T>().data(), p.planes, p.h, p.w, m, dx.data());
+    if (dx.size() > 0)  // the maps have one entry per padded row and column
+      kernels::fold_planes(g.value<T>().data(), p.planes, p.h, p.w,
+                           kernels::pad_maps(p.h, p.w, p.top, p.bottom, p.left, p.right, p.mode),
+                           dx.data());
     return Tensor::from_array(std::move(dx));
   });
   return record(

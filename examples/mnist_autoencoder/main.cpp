@@ -365,7 +365,9 @@ int compare_checkpoints(const fs::path& a_path, const fs::path& b_path) {
     std::printf("  differs: %s\n", what.c_str());
     ++problems;
   };
-  for (const auto& [key, ta] : a) {
+  for (const auto& entry : a) {
+    const std::string& key = entry.first;  // named: lambdas below capture it
+    const Tensor& ta = entry.second;
     const bool state = key.rfind("model.", 0) == 0 || key.rfind("optim.", 0) == 0;
     if (!state && key != "meta.epoch") continue;
     const auto it =
@@ -383,8 +385,9 @@ int compare_checkpoints(const fs::path& a_path, const fs::path& b_path) {
     ++tensors;
     values += ta.numel();
   }
-  for (const auto& [key, tb] : b)
-    if ((key.rfind("model.", 0) == 0 || key.rfind("optim.", 0) == 0) &&
+  for (const auto& entry : b)
+    if (const std::string& key = entry.first;
+        (key.rfind("model.", 0) == 0 || key.rfind("optim.", 0) == 0) &&
         std::none_of(a.begin(), a.end(), [&](const auto& kv) { return kv.first == key; }))
       report(key + " (missing in " + a_path.string() + ")");
   const auto& ma = lookup(a, "meta.metrics").value<double>();
@@ -443,7 +446,8 @@ int train(Options& o) {
   const std::size_t n = train_set.size();
   const std::size_t batch = static_cast<std::size_t>(o.batch_size);
   const std::size_t batches = (n + batch - 1) / batch;
-  fs::create_directories(o.out);
+  // A read-only or full output folder fails now, not after the first epoch.
+  io::ensure_writable_directory(o.out, "mnist_autoencoder --out");
   const fs::path checkpoint = o.out / "checkpoint.npz", metrics_csv = o.out / "metrics.csv",
                  recon_png = o.out / "reconstructions.png", loss_png = o.out / "loss.png";
   const std::string plot_title = "conv autoencoder on " + o.data.filename().string();

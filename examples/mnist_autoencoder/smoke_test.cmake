@@ -87,6 +87,13 @@ if(MODE STREQUAL "smoke")
   expect_match("${out}" "--epochs" "zero epochs")
   run_example(fail out --compare run/checkpoint.npz)
   expect_match("${out}" "--compare" "--compare with one file")
+  # An output folder that cannot be written fails before the first epoch.
+  file(WRITE ${WORK_DIR}/a-file "x")
+  run_example(fail out ${common} --limit 64 --test-limit 16 --epochs 1 --out a-file/out)
+  expect_match("${out}" "mnist_autoencoder --out: .*a-file/out" "unwritable --out")
+  if(out MATCHES "epoch 1/1")
+    message(FATAL_ERROR "the unwritable --out was noticed only after training:\n${out}")
+  endif()
 
 elseif(MODE STREQUAL "resume")
   set(args ${common} --limit 256 --test-limit 128)

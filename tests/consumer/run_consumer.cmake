@@ -66,12 +66,16 @@ if(SHARED)
 endif()
 
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/build -DCMAKE_PREFIX_PATH=${PREFIX}
-    -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=${SHARED}
+    -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=${SHARED} -DCMAKE_CXX_COMPILER=${CXX}
     "-DCMAKE_CXX_FLAGS=${CONSUMER_FLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${CONSUMER_FLAGS}"
     "-DCMAKE_MODULE_LINKER_FLAGS=${CONSUMER_FLAGS}")
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
-run(${WORK_DIR}/build/consumer)
+# Under the sanitizers: LeakSanitizer's exit-time scan crashes once the plugin (and the
+# OpenMP runtime it brought) is unloaded while its idle threads remain; the leak
+# checks belong to the unit tests.
+set(run_env ${CMAKE_COMMAND} -E env "ASAN_OPTIONS=$ENV{ASAN_OPTIONS}:detect_leaks=0")
+run(${run_env} ${WORK_DIR}/build/consumer)
 message(STATUS "consumer: ${LAST_OUTPUT}")
 file(GLOB plugin ${WORK_DIR}/build/*consumer_plugin*)
-run(${WORK_DIR}/build/consumer_loader ${plugin})
+run(${run_env} ${WORK_DIR}/build/consumer_loader ${plugin})
 message(STATUS "loader: ${LAST_OUTPUT}")
