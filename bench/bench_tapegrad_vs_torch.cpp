@@ -498,7 +498,9 @@ void run_train_case(std::int64_t batch, const Args& args, std::vector<Row>& rows
 Tensor tapegrad_gp_step(Sequential& net, optim::Adam& opt, const Tensor& x, const Tensor& xhat0) {
   opt.zero_grad();
   Tensor xhat = xhat0.detach().requires_grad_(true);
-  Tensor g = grad({mean(net(xhat))}, {xhat}, {}, {.create_graph = true})[0];
+  GradOptions higher;
+  higher.create_graph = true;
+  Tensor g = grad({mean(net(xhat))}, {xhat}, {}, higher)[0];
   Tensor norm = sqrt(sum(g * g, {1, 2, 3}));
   Tensor loss = mse_loss(net(x), x) + 10.0 * mean((norm - 1.0) * (norm - 1.0));
   loss.backward();
@@ -586,9 +588,11 @@ void print_header(const Args& args) {
               args.threads == 1 ? "" : "s");
   std::printf("- CPU: %s, %d logical CPUs online; load average at start: %s\n", cpu_model().c_str(),
               omp_get_num_procs(), load_average().c_str());
-  std::printf("- tapegrad: OpenBLAS kernel `%s`%s, OpenBLAS threads %d, OpenMP threads %d\n",
-              blas::core_name().c_str(), blas::using_slow_fallback() ? " (SLOW FALLBACK!)" : "",
-              blas::num_threads(), omp_get_max_threads());
+  std::printf(
+      "- tapegrad: gemm `%s`, OpenMP threads %d; OpenBLAS kernel in the process `%s`, "
+      "OpenBLAS threads %d\n",
+      blas::backend().c_str(), omp_get_max_threads(), blas::core_name().c_str(),
+      blas::num_threads());
   // libtorch's build says BLAS_INFO=generic: it links libblas.so.3, which Debian's
   // alternatives resolve to OpenBLAS. The mapped libraries show what really runs.
   std::string blas_info = "BLAS_INFO=?";

@@ -65,7 +65,7 @@ int run_tapegrad(int steps, std::size_t batch) {
     if (s == 0) first_loss = last_loss;
   }
   const double secs = seconds_since(t0);
-  std::printf("lib: tapegrad (OpenBLAS kernel %s)\n", blas::core_name().c_str());
+  std::printf("lib: tapegrad (gemm %s)\n", blas::backend().c_str());
   std::printf("steps: %d, batch %zu, %.1f ms/step, loss %.5f -> %.5f\n", steps, batch,
               1e3 * secs / steps, first_loss, last_loss);
   std::printf(

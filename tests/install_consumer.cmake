@@ -27,3 +27,9 @@ if(BUILD_SHARED_LIBS AND NOT TAPEGRAD_SANITIZE)
         -P ${CMAKE_CURRENT_SOURCE_DIR}/consumer/run_consumer.cmake)
   endif()
 endif()
+
+# A CPU that Debian's OpenBLAS does not recognise, simulated: OpenBLAS forced onto its
+# generic kernel. tapegrad's GEMM tests must still pass, on tapegrad's own kernel.
+add_test(NAME blas_with_generic_openblas
+  COMMAND ${CMAKE_COMMAND} -E env OPENBLAS_CORETYPE=Prescott $<TARGET_FILE:tapegrad_tests>
+          "--test-case=blas*,conv2d kernels: results do not depend*")

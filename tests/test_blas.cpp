@@ -5,15 +5,42 @@
 #include <cmath>
 #include <cstdlib>
 #include <tapegrad/core/blas/gemm.hpp>
+#include <tapegrad/core/cpu.hpp>
 #include <vector>
 
 using namespace tapegrad;
 
-TEST_CASE("blas: OpenBLAS runs a fast kernel, not the generic fallback") {
-  // tapegrad's .preinit_array entry sets OPENBLAS_CORETYPE before OpenBLAS loads; on an
-  // AVX-512 machine the generic Prescott kernel would be ~6x slower.
-  MESSAGE("OpenBLAS core: " << blas::core_name() << ", threads: " << blas::num_threads());
-  CHECK_FALSE(blas::using_slow_fallback());
+TEST_CASE("blas: gemm runs tapegrad's kernel for the CPU, whatever kernel OpenBLAS chose") {
+  // On a CPU that Debian's OpenBLAS 0.3.21 does not recognise, OpenBLAS runs its generic
+  // kernel (~6x slower); tapegrad does not depend on that choice. ctest also runs this file
+  // with OPENBLAS_CORETYPE=Prescott to simulate such a CPU (blas_with_generic_openblas).
+  const Isa isa = cpu_isa();
+  MESSAGE("gemm backend: " << blas::backend() << "; OpenBLAS kernel in the process: "
+                           << blas::core_name() << ", OpenBLAS threads: " << blas::num_threads());
+  if (isa != Isa::Generic) CHECK(blas::backend() == std::string("tapegrad ") + isa_name(isa));
+  // With the instruction set capped below AVX2, OpenBLAS is the fallback.
+  set_max_isa(Isa::Generic);
+  CHECK(blas::backend().rfind("openblas ", 0) == 0);
+  std::vector<float> a{1, 2, 3, 4}, b{1, 0, 0, 1}, c(4);
+  blas::gemm<float>(false, false, 2, 2, 2, 1.0f, a.data(), 2, b.data(), 2, 0.0f, c.data(), 2);
+  set_max_isa(Isa::Avx512);
+  CHECK(c == a);
+}
+
+TEST_CASE("blas: the result of a product does not depend on the instruction set used (FMA paths)") {
+  // AVX2 and AVX-512 perform the same documented operations, so a model trained on one
+  // machine gives the same bits on another with either.
+  if (cpu_isa() != Isa::Avx512) return;
+  std::vector<double> a(37 * 301), b(301 * 29), c1(37 * 29), c2(37 * 29);
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = std::sin(0.3 * double(i));
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = std::cos(0.7 * double(i));
+  blas::gemm<double>(false, false, 37, 29, 301, 1.0, a.data(), 301, b.data(), 29, 0.0, c1.data(),
+                     29);
+  set_max_isa(Isa::Avx2);
+  blas::gemm<double>(false, false, 37, 29, 301, 1.0, a.data(), 301, b.data(), 29, 0.0, c2.data(),
+                     29);
+  set_max_isa(Isa::Avx512);
+  CHECK(c1 == c2);
 }
 
 TEST_CASE("blas: gemm with transposes against a hand computation") {

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <stdexcept>
 #include <tapegrad/core/blas/gemm.hpp>
+#include <tapegrad/core/blas/kernel.hpp>
+#include <tapegrad/core/cpu.hpp>
 
 extern "C" char* openblas_get_corename(void);
 extern "C" void openblas_set_num_threads(int);
@@ -16,12 +18,6 @@ extern "C" int openblas_get_num_threads(void);
 
 namespace tapegrad::blas {
 namespace {
-
-bool cpu_has_avx512() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-}
 
 CBLAS_TRANSPOSE tr(bool t) { return t ? CblasTrans : CblasNoTrans; }
 
@@ -34,7 +30,7 @@ void check_dims(std::int64_t m, std::int64_t n, std::int64_t k) {
         ", n=" + std::to_string(n) + ", k=" + std::to_string(k) + ")");
 }
 
-// OpenBLAS's CBLAS entry points, by element type.
+// OpenBLAS's CBLAS entry points, by element type (for CPUs without AVX2).
 void raw_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
               const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta,
               float* c, std::int64_t ldc) {
@@ -48,11 +44,24 @@ void raw_gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, 
               int(ldb), beta, c, int(ldc));
 }
 
-// OpenBLAS 0.3.21 sends products of up to 10^6 multiply-adds to separate small-matrix
-// kernels (on SkylakeX/Cooperlake) that sum in another order. Every block of a split
-// product stays above that, so the split never changes a bit of the result: a block
-// of rows or columns then sums each element of C exactly as the whole product does.
-// (It also keeps blocks long enough to pay for waking the team, ~1-2 us.)
+// One single-threaded product: tapegrad's kernel for the CPU's instruction set, or
+// OpenBLAS below AVX2.
+template <class T>
+void kernel(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
+            std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+  const Isa isa = cpu_isa();
+  if (isa != Isa::Generic) {
+    detail::gemm<T>(isa, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  check_dims(m, n, k);
+  raw_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+// Blocks of a split product keep at least this many multiply-adds (~10 us): less does
+// not pay for waking the team (~1-2 us). tapegrad's kernels sum each element of C the
+// same way whatever the split; OpenBLAS 0.3.21 (the pre-AVX2 fallback) also does as long
+// as every block stays above its small-matrix threshold, which is this same 10^6.
 constexpr double kSmallKernelMacs = 1e6;
 
 // Start of block t of `count` near-equal blocks of [0, size), aligned to 16 elements
@@ -67,11 +76,13 @@ template <class T>
 void gemm_impl(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
                const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
                std::int64_t ldc) {
+  if (m < 0 || n < 0 || k < 0)
+    throw std::invalid_argument(
+        "blas::gemm: dimensions must be non-negative (m=" + std::to_string(m) +
+        ", n=" + std::to_string(n) + ", k=" + std::to_string(k) + ")");
   if (m == 0 || n == 0) return;
-  warn_if_slow_kernel();
-  check_dims(m, n, k);
   if (omp_in_parallel()) {  // the caller holds a SerialScope and owns the threads
-    raw_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    kernel(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
   SerialScope serial;
@@ -88,7 +99,7 @@ void gemm_impl(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k,
   while (threads > 1 && double(smallest_block(threads)) * macs_per_line <= kSmallKernelMacs)
     --threads;
   if (threads <= 1) {
-    raw_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    kernel(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
   // Split the longer side of C: every block is an independent GEMM over all of k.
@@ -99,13 +110,13 @@ void gemm_impl(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k,
     if (split_columns) {
       const std::int64_t j0 = block_start(n, t, nt), j1 = block_start(n, t + 1, nt);
       if (j1 > j0)
-        raw_gemm(ta, tb, m, j1 - j0, k, alpha, a, lda, tb ? b + j0 * ldb : b + j0, ldb, beta,
-                 c + j0, ldc);
+        kernel(ta, tb, m, j1 - j0, k, alpha, a, lda, tb ? b + j0 * ldb : b + j0, ldb, beta, c + j0,
+               ldc);
     } else {
       const std::int64_t i0 = block_start(m, t, nt), i1 = block_start(m, t + 1, nt);
       if (i1 > i0)
-        raw_gemm(ta, tb, i1 - i0, n, k, alpha, ta ? a + i0 : a + i0 * lda, lda, b, ldb, beta,
-                 c + i0 * ldc, ldc);
+        kernel(ta, tb, i1 - i0, n, k, alpha, ta ? a + i0 : a + i0 * lda, lda, b, ldb, beta,
+               c + i0 * ldc, ldc);
     }
   }
 }
@@ -141,21 +152,10 @@ std::string core_name() {
   return name ? name : "unknown";
 }
 
-bool using_slow_fallback() {
-  const std::string name = core_name();
-  return cpu_has_avx512() && (name == "Prescott" || name == "prescott" || name == "Core2" ||
-                              name == "Nehalem" || name == "Sandybridge");
-}
-
-void warn_if_slow_kernel() {
-  static std::atomic<bool> warned{false};
-  if (warned.exchange(true)) return;
-  if (using_slow_fallback())
-    std::fprintf(stderr,
-                 "tapegrad: warning: OpenBLAS is using its generic '%s' kernel on an AVX-512 CPU "
-                 "(about 6x slower GEMM). Set OPENBLAS_CORETYPE=SkylakeX in the environment "
-                 "before starting the program.\n",
-                 core_name().c_str());
+std::string backend() {
+  const Isa isa = cpu_isa();
+  if (isa != Isa::Generic) return std::string("tapegrad ") + isa_name(isa);
+  return "openblas " + core_name();
 }
 
 int num_threads() { return openblas_get_num_threads(); }

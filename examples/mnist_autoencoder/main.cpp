@@ -427,7 +427,7 @@ int train(Options& o) {
   const int threads = o.threads > 0
                           ? o.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  // tapegrad parallelises on the OpenMP team (its GEMMs run OpenBLAS single-threaded).
+  // tapegrad parallelises on the OpenMP team (its GEMM kernels run single-threaded in it).
   omp_set_num_threads(threads);
 
   // Model and optimizer first: resuming may change seed, batch size and limits.
@@ -456,8 +456,8 @@ int train(Options& o) {
       o.data.c_str());
   say("model: %zu parameters; encoder -> 64 numbers -> decoder; MSE loss; Adam lr %g\n",
       model.num_parameters(), o.lr);
-  say("batch %zu (%zu batches per epoch), seed %llu, %d threads (OpenBLAS kernel %s)\n", batch,
-      batches, static_cast<unsigned long long>(o.seed), threads, blas::core_name().c_str());
+  say("batch %zu (%zu batches per epoch), seed %llu, %d threads (gemm %s)\n", batch, batches,
+      static_cast<unsigned long long>(o.seed), threads, blas::backend().c_str());
   if (run.epoch > 0) say("resumed from %s after epoch %d\n", o.resume.c_str(), run.epoch);
   if (run.epoch > 0 && run.train_size != n)
     std::fprintf(stderr,
