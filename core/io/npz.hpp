@@ -11,6 +11,9 @@
 // Reading is strict and never trusts the file: every offset and size is checked
 // against the file before use, CRCs are verified, and anything unexpected is an
 // IoError naming the file, the member and the problem.
+//
+// The two formats underneath have their own headers: npy.hpp (one array, and the
+// NpzArray type) and zip.hpp (the container).
 #include <cstdint>
 #include <filesystem>
 #include <initializer_list>
@@ -19,24 +22,13 @@
 #include <string_view>
 #include <tapegrad/core/allocator.hpp>
 #include <tapegrad/core/io/atomic_file.hpp>
+#include <tapegrad/core/io/npy.hpp>
 #include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
 
 namespace tapegrad::io {
-
-/// One array of an npz archive: float32 ('<f4'), float64 ('<f8') or int64 ('<i8').
-/// On load, other integer dtypes ('|b1', '|u1', '|i1', '<u2', '<i2', '<u4', '<i4')
-/// are widened to int64; anything else is an error.
-using NpzArray =
-    std::variant<tapegrad::Array<float>, tapegrad::Array<double>, tapegrad::Array<std::int64_t>>;
-
-/// NumPy's name for the dtype an NpzArray holds: "<f4", "<f8" or "<i8".
-const char* npz_dtype(const NpzArray& a);
-
-/// Shape of an NpzArray.
-std::vector<std::size_t> npz_shape(const NpzArray& a);
 
 /// Ordered string -> array map: the content of an .npz file. Keys keep insertion
 /// order (which is the member order in the archive) and are unique.
