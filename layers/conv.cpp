@@ -24,9 +24,11 @@ void check_module_args(const char* name, std::int64_t in, std::int64_t out,
   auto fail = [&](const std::string& what) {
     throw std::invalid_argument(std::string(name) + ": " + what);
   };
-  if (in <= 0 || out <= 0)
-    fail("in_channels and out_channels must be positive, got in_channels=" + std::to_string(in) +
-         ", out_channels=" + std::to_string(out));
+  // Zero channels are allowed, as in PyTorch: a convolution over no input channels
+  // outputs its bias (see docs/convolution.md).
+  if (in < 0 || out < 0)
+    fail("in_channels and out_channels must be non-negative, got in_channels=" +
+         std::to_string(in) + ", out_channels=" + std::to_string(out));
   if (groups <= 0) fail("groups must be a positive integer, got " + std::to_string(groups));
   if (in % groups != 0)
     fail("in_channels must be divisible by groups (in_channels=" + std::to_string(in) +

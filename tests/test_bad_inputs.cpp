@@ -325,12 +325,16 @@ std::vector<Case> catalog() {
        "reduction: avg is not a valid value for reduction"},
       // ---- convolutions ----
       {"conv2d with a 2-D input", [] { conv2d(t2x3(), weight()); }, K::InvalidArgument,
-       "conv2d: Expected 3D (unbatched) or 4D (batched) input, but got input of size: [2, 3]"},
+       "conv2d: Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: "
+       "[2, "
+       "3]"},
       {"conv2d with a 3-D weight",
        [] {
          conv2d(img(), Tensor::ones({4, 3, 3}));
        },
-       K::InvalidArgument, "conv2d: Expected 4D weight"},
+       K::InvalidArgument,
+       "conv2d: Expected 3-dimensional input for 3-dimensional weight [4, 3, 3], but got "
+       "4-dimensional input of size [1, 3, 5, 5] instead"},
       {"conv2d with the wrong channel count",
        [] {
          conv2d(img(1, 4), Tensor::ones({6, 2, 3, 3}), {}, Conv2dOptions{}.groups(3));
@@ -470,8 +474,9 @@ std::vector<Case> catalog() {
       // ---- modules ----
       {"Conv2d with a kernel of 2^31", [] { Conv2d(3, 4, std::int64_t(1) << 31); },
        K::InvalidArgument, "Conv2d: the shape [4, 3, 2147483648, 2147483648] has more than 2^48"},
-      {"Conv2d with zero in_channels", [] { Conv2d(0, 4, 3); }, K::InvalidArgument,
-       "Conv2d: in_channels and out_channels must be positive, got in_channels=0, out_channels=4"},
+      {"Conv2d with negative in_channels", [] { Conv2d(-1, 4, 3); }, K::InvalidArgument,
+       "Conv2d: in_channels and out_channels must be non-negative, got in_channels=-1, "
+       "out_channels=4"},
       {"Conv2d with channels not divisible by groups",
        [] { Conv2d(3, 4, 3, Conv2dOptions{}.groups(2)); }, K::InvalidArgument,
        "Conv2d: in_channels must be divisible by groups (in_channels=3, groups=2)"},

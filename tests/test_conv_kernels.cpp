@@ -670,24 +670,26 @@ tapegrad::Array<double> zeros(const Shape& s) { return xt::zeros<double>(s); }
 TEST_CASE("conv2d kernels: bad input rank and weight rank") {
   const auto w = zeros({6, 2, 3, 3});
   CHECK_THROWS_WITH_AS(conv2d_forward(zeros({4, 5}), w, nullptr),
-                       doctest::Contains("conv2d: Expected 3D (unbatched) or 4D (batched) input, "
-                                         "but got input of size: [4, 5]"),
+                       doctest::Contains("conv2d: Expected 3D (unbatched) or 4D (batched) input "
+                                         "to conv2d, but got input of size: [4, 5]"),
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(conv2d_forward(zeros({1, 1, 4, 5, 5}), w, nullptr),
                        doctest::Contains("got input of size: [1, 1, 4, 5, 5]"),
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(conv2d_forward(zeros({1, 4, 5, 5}), zeros({6, 2, 3}), nullptr),
-                       doctest::Contains("conv2d: Expected 4D weight [out_channels, "
-                                         "in_channels/groups, kH, kW], but got weight of size: "
-                                         "[6, 2, 3]"),
+                       doctest::Contains("conv2d: Expected 3-dimensional input for 3-dimensional "
+                                         "weight [6, 2, 3], but got 4-dimensional input of size "
+                                         "[1, 4, 5, 5] instead"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(conv_transpose2d_forward(zeros({4, 5}), w, nullptr),
-                       doctest::Contains("conv_transpose2d: Expected 3D (unbatched) or 4D"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      conv_transpose2d_forward(zeros({4, 5}), w, nullptr),
+      doctest::Contains("conv_transpose2d: Expected 3D (unbatched) or 4D (batched) "
+                        "input to conv_transpose2d"),
+      std::invalid_argument);
   CHECK_THROWS_WITH_AS(conv_transpose2d_forward(zeros({1, 6, 5, 5}), zeros({6, 2}), nullptr),
-                       doctest::Contains("conv_transpose2d: Expected 4D weight [in_channels, "
-                                         "out_channels/groups, kH, kW], but got weight of size: "
-                                         "[6, 2]"),
+                       doctest::Contains("conv_transpose2d: Expected 2-dimensional input for "
+                                         "2-dimensional weight [6, 2], but got 4-dimensional "
+                                         "input of size [1, 6, 5, 5] instead"),
                        std::invalid_argument);
 }
 
@@ -823,21 +825,44 @@ TEST_CASE("conv2d kernels: kernel larger than the padded input") {
                                Conv2dOptions{}.dilation(3).padding(1)));
 }
 
-TEST_CASE("conv2d kernels: zero-sized dimensions other than the batch") {
+TEST_CASE(
+    "conv2d kernels: empty spatial extents and kernels are rejected after the channel checks") {
   CHECK_THROWS_WITH_AS(conv2d_forward(zeros({1, 1, 0, 5}), zeros({1, 1, 1, 1}), nullptr),
-                       doctest::Contains("conv2d: Expected input with non-zero channels, height "
-                                         "and width (only the batch may be empty), but got input "
+                       doctest::Contains("conv2d: Expected input with non-zero height and width "
+                                         "(the batch and the channels may be empty), but got input "
                                          "of size: [1, 1, 0, 5]"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(conv2d_forward(zeros({1, 0, 5, 5}), zeros({1, 0, 1, 1}), nullptr),
-                       doctest::Contains("but got input of size: [1, 0, 5, 5]"),
+  // PyTorch's test_conv_empty_channel: the channel mismatch is reported first.
+  CHECK_THROWS_WITH_AS(conv2d_forward(zeros({2, 1, 40, 0}), zeros({33, 0, 3, 3}), nullptr),
+                       doctest::Contains("conv2d: Given groups=1, weight of size [33, 0, 3, 3], "
+                                         "expected input[2, 1, 40, 0] to have 0 channels, but got "
+                                         "1 channels instead"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(conv2d_forward(zeros({1, 1, 5, 5}), zeros({0, 1, 3, 3}), nullptr),
-                       doctest::Contains("conv2d: Expected weight with non-zero sizes, but got "
-                                         "weight of size: [0, 1, 3, 3]"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      conv2d_forward(zeros({1, 1, 5, 5}), zeros({1, 1, 0, 3}), nullptr),
+      doctest::Contains("conv2d: Expected a kernel with non-zero height and width, "
+                        "but got weight of size: [1, 1, 0, 3]"),
+      std::invalid_argument);
   CHECK_THROWS_WITH_AS(conv_transpose2d_forward(zeros({2, 1, 5, 0}), zeros({1, 1, 3, 3}), nullptr),
-                       doctest::Contains("conv_transpose2d: Expected input with non-zero channels"),
+                       doctest::Contains("conv_transpose2d: Expected input with non-zero height"),
+                       std::invalid_argument);
+}
+
+TEST_CASE("conv2d kernels: fewer weight rows than groups is PyTorch's error") {
+  // Zero output channels of conv2d, zero input channels of conv_transpose2d.
+  CHECK_THROWS_WITH_AS(conv2d_forward(zeros({1, 1, 5, 5}), zeros({0, 1, 3, 3}), nullptr),
+                       doctest::Contains("conv2d: Given groups=1, expected weight to be at least 1 "
+                                         "at dimension 0, but got weight of size [0, 1, 3, 3] "
+                                         "instead"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      conv2d_forward(zeros({1, 4, 5, 5}), zeros({2, 1, 3, 3}), nullptr, Conv2dOptions{}.groups(4)),
+      doctest::Contains("conv2d: Given groups=4, expected weight to be at least 4 at dimension 0, "
+                        "but got weight of size [2, 1, 3, 3] instead"),
+      std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv_transpose2d_forward(zeros({1, 0, 5, 5}), zeros({0, 2, 3, 3}), nullptr),
+                       doctest::Contains("conv_transpose2d: Given groups=1, expected weight to be "
+                                         "at least 1 at dimension 0"),
                        std::invalid_argument);
 }
 

@@ -35,15 +35,22 @@ Pair expand_pair(std::string_view op, const char* name, const std::vector<std::i
 
 void check_input_rank(std::string_view op, const Shape& x) {
   if (x.size() != 3 && x.size() != 4)
-    fail(op,
-         "Expected 3D (unbatched) or 4D (batched) input, but got input of size: " + shape_str(x));
+    fail(op, "Expected 3D (unbatched) or 4D (batched) input to " + std::string(op) +
+                 ", but got input of size: " + shape_str(x));
   checked_numel(op, x);  // every later product of these sizes fits in int64
 }
 
-void check_weight_rank(std::string_view op, const Shape& w, const char* layout) {
-  if (w.size() != 4)
-    fail(op,
-         std::string("Expected 4D weight ") + layout + ", but got weight of size: " + shape_str(w));
+// PyTorch views an unbatched input as a batch of one before this check, so the
+// message names the batched shape.
+void check_weight_rank(std::string_view op, const Shape& x, const Shape& w, const char* layout) {
+  if (w.size() != 4) {
+    Shape batched = x;
+    if (batched.size() == 3) batched.insert(batched.begin(), 1);
+    fail(op, "Expected " + std::to_string(w.size()) + "-dimensional input for " +
+                 std::to_string(w.size()) + "-dimensional weight " + shape_str(w) + ", but got " +
+                 std::to_string(batched.size()) + "-dimensional input of size " +
+                 shape_str(batched) + " instead (the weight is " + layout + ")");
+  }
   checked_numel(op, w);
 }
 
@@ -68,21 +75,26 @@ void check_common_options(std::string_view op, const std::vector<std::int64_t>& 
     fail(op, "non-positive groups is not supported, but got groups=" + std::to_string(groups));
 }
 
-// Only the batch may be empty: a zero-sized channel or spatial extent, or an empty
-// weight, has no meaningful convolution (and PyTorch rejects it too).
-void check_nonempty(std::string_view op, const Shape& x, const Shape& w) {
-  for (std::size_t d = x.size() - 3; d < x.size(); ++d)
+// A convolution over zero input channels is a sum over nothing: the output is the
+// bias, and PyTorch accepts it. Empty spatial extents or kernels have no meaningful
+// output size, so they are rejected (after the channel checks, as in PyTorch).
+void check_nonempty_extents(std::string_view op, const Shape& x, const Shape& w) {
+  for (std::size_t d = x.size() - 2; d < x.size(); ++d)
     if (x[d] == 0)
       fail(op,
-           "Expected input with non-zero channels, height and width (only the batch may be "
+           "Expected input with non-zero height and width (the batch and the channels may be "
            "empty), but got input of size: " +
                shape_str(x));
-  for (std::size_t v : w)
-    if (v == 0)
-      fail(op, "Expected weight with non-zero sizes, but got weight of size: " + shape_str(w));
+  if (w[2] == 0 || w[3] == 0)
+    fail(op, "Expected a kernel with non-zero height and width, but got weight of size: " +
+                 shape_str(w));
 }
 
 void check_groups_divide(std::string_view op, const Shape& w, std::int64_t groups) {
+  if (i64(w[0]) < groups)
+    fail(op, "Given groups=" + std::to_string(groups) + ", expected weight to be at least " +
+                 std::to_string(groups) + " at dimension 0, but got weight of size " +
+                 shape_str(w) + " instead");
   if (i64(w[0]) % groups != 0)
     fail(op, "Given groups=" + std::to_string(groups) + ", expected weight to be divisible by " +
                  std::to_string(groups) + " at dimension 0, but got weight of size " +
@@ -147,7 +159,7 @@ Conv2dGeometry base_geometry(const Shape& x, const Shape& w, std::int64_t groups
 Conv2dGeometry check_conv2d(const Shape& x, const Shape& w, const std::optional<Shape>& bias,
                             const Conv2dOptions& opts, std::string_view op) {
   check_input_rank(op, x);
-  check_weight_rank(op, w, "[out_channels, in_channels/groups, kH, kW]");
+  check_weight_rank(op, x, w, "[out_channels, in_channels/groups, kH, kW]");
   const Pair stride = expand_pair(op, "stride", opts.stride());
   const bool explicit_padding = opts.padding_kind() == PaddingKind::Explicit;
   const Pair padding = explicit_padding ? expand_pair(op, "padding", opts.padding()) : Pair{0, 0};
@@ -158,7 +170,6 @@ Conv2dGeometry check_conv2d(const Shape& x, const Shape& w, const std::optional<
   if (opts.padding_kind() == PaddingKind::Same && (stride[0] != 1 || stride[1] != 1))
     fail(op, "padding='same' is not supported for strided convolutions, but got stride=" +
                  list_str(opts.stride()));
-  check_nonempty(op, x, w);
   check_groups_divide(op, w, groups);
 
   Conv2dGeometry g = base_geometry(x, w, groups, stride, dilation);
@@ -174,6 +185,7 @@ Conv2dGeometry check_conv2d(const Shape& x, const Shape& w, const std::optional<
     fail(op, "Given weight of size " + shape_str(w) + ", expected bias to be 1-dimensional with " +
                  std::to_string(w[0]) + " elements, but got bias of size " + shape_str(*bias) +
                  " instead");
+  check_nonempty_extents(op, x, w);
 
   const std::int64_t span_h = kernel_span(op, g.dilation_h, g.kernel_h);
   const std::int64_t span_w = kernel_span(op, g.dilation_w, g.kernel_w);
@@ -216,7 +228,7 @@ Conv2dGeometry check_transpose_impl(const Shape& x, const Shape& w,
                                     const std::optional<std::vector<std::int64_t>>& output_size,
                                     std::string_view op, bool from_grad) {
   check_input_rank(op, x);
-  check_weight_rank(op, w, "[in_channels, out_channels/groups, kH, kW]");
+  check_weight_rank(op, x, w, "[in_channels, out_channels/groups, kH, kW]");
   const Pair stride = expand_pair(op, "stride", opts.stride());
   const Pair padding = expand_pair(op, "padding", opts.padding());
   const Pair out_pad_opt = expand_pair(op, "output_padding", opts.output_padding());
@@ -231,7 +243,6 @@ Conv2dGeometry check_transpose_impl(const Shape& x, const Shape& w,
     fail(op, std::string("Only 'zeros' padding mode is supported for conv_transpose2d, but got "
                          "padding_mode='") +
                  padding_mode_name(opts.padding_mode()) + "'");
-  check_nonempty(op, x, w);
   check_groups_divide(op, w, groups);
 
   Conv2dGeometry g = base_geometry(x, w, groups, stride, dilation);
@@ -247,6 +258,7 @@ Conv2dGeometry check_transpose_impl(const Shape& x, const Shape& w,
     fail(op, "Given transposed=1, weight of size " + shape_str(w) +
                  ", expected bias to be 1-dimensional with " + std::to_string(g.out_channels) +
                  " elements, but got bias of size " + shape_str(*bias) + " instead");
+  check_nonempty_extents(op, x, w);
 
   // The output size with output_padding 0; output_padding (or output_size) adds up to
   // stride − 1 rows/columns at the bottom/right.
