@@ -87,8 +87,8 @@ TEST_CASE("norm: batch_norm training gradcheck and gradgradcheck") {
     bool weight, bias, running;
   };
   const std::vector<Config> configs = {{{4, 3}, true, true, true},
-                                       {{3, 2, 4}, true, false, false},
-                                       {{2, 3, 2, 2}, false, false, true},
+                                       {{3, 2, 2}, true, false, false},
+                                       {{2, 2, 2, 2}, false, false, true},
                                        {{2, 2, 3, 1}, false, true, false},
                                        {{3, 2, 1, 2}, true, true, false}};
   std::uint64_t seed = 10;
@@ -114,7 +114,7 @@ TEST_CASE("norm: batch_norm training gradcheck and gradgradcheck") {
 }
 
 TEST_CASE("norm: batch_norm eval gradcheck and gradgradcheck incl. batch size 1") {
-  for (const Shape& shape : {Shape{1, 3}, Shape{3, 2, 2}, Shape{2, 2, 2, 2}}) {
+  for (const Shape& shape : {Shape{1, 3}, Shape{3, 2, 2}, Shape{2, 2, 1, 2}}) {
     CAPTURE(shape_str(shape));
     const std::size_t C = shape[1];
     const Tensor rm = rnd({C}, 5, -0.5, 0.5, false);
