@@ -5,6 +5,7 @@
 #include <tapegrad/core/ops/conv.hpp>
 #include <tapegrad/core/ops/loss.hpp>
 #include <tapegrad/core/ops/matmul.hpp>
+#include <tapegrad/core/ops/normalization.hpp>
 #include <tapegrad/core/ops/pad.hpp>
 #include <tapegrad/core/ops/reduction.hpp>
 #include <tapegrad/core/ops/shape.hpp>

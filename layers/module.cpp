@@ -88,7 +88,7 @@ Tensor Module::register_parameter(const std::string& name, Tensor tensor, bool r
   return tensor;
 }
 
-Tensor Module::register_buffer(const std::string& name, Tensor tensor) {
+Tensor Module::register_buffer(const std::string& name, Tensor tensor, bool keep_dtype) {
   check_new_name("register_buffer", name);
   if (!tensor.defined())
     throw std::invalid_argument(this->name() + "::register_buffer: tensor " + in_quotes(name) +
@@ -98,6 +98,7 @@ Tensor Module::register_buffer(const std::string& name, Tensor tensor) {
                                 " is the result of a recorded op; buffers must be leaves "
                                 "(pass tensor.detach())");
   buffers_.emplace_back(name, tensor);
+  if (keep_dtype) keep_dtype_.push_back(tensor.id());
   return tensor;
 }
 
@@ -240,7 +241,11 @@ LoadReport Module::load_state_dict(const NamedTensors& source, bool strict) {
 }
 
 Module& Module::to(Dtype dtype) {
+  std::vector<const void*> keep;
+  for (auto& [n, m] : named_modules())
+    keep.insert(keep.end(), m->keep_dtype_.begin(), m->keep_dtype_.end());
   for (auto& item : state_dict()) {
+    if (std::find(keep.begin(), keep.end(), item.second.id()) != keep.end()) continue;
     Tensor& t = item.second;           // not a structured binding: lambdas capture it below
     if (t.dtype() == dtype) continue;  // also covers a tied tensor seen a second time
     // Replace the value inside the node, not the handle, so every holder of this

@@ -68,7 +68,10 @@ class Module : public std::enable_shared_from_this<Module> {
   /// '.', and be new in this module; the tensor must be a defined leaf.
   Tensor register_parameter(const std::string& name, Tensor tensor, bool requires_grad = true);
   /// Registers saved, untrained state (e.g. running statistics); same rules.
-  Tensor register_buffer(const std::string& name, Tensor tensor);
+  /// With keep_dtype, Module::to(Dtype) leaves the buffer's dtype alone: for counters
+  /// held in float64 so that they stay exact (PyTorch keeps its int64 buffers, such as
+  /// BatchNorm's num_batches_tracked, through to(dtype) likewise).
+  Tensor register_buffer(const std::string& name, Tensor tensor, bool keep_dtype = false);
   /// Registers a child module and returns it with its own type, so a member can be
   /// initialised in one step: `fc = register_module("fc", std::make_shared<Linear>(...))`.
   template <class M>
@@ -114,7 +117,8 @@ class Module : public std::enable_shared_from_this<Module> {
   /// A repeated key in `source` always throws.
   LoadReport load_state_dict(const NamedTensors& source, bool strict = true);
 
-  /// Converts every parameter and buffer to `dtype` in place (for float64 gradchecks
+  /// Converts every parameter and buffer (but those registered with keep_dtype) to
+  /// `dtype` in place (for float64 gradchecks
   /// and parity tests). Gradients are dropped. Returns *this.
   Module& to(Dtype dtype);
 
@@ -139,6 +143,7 @@ class Module : public std::enable_shared_from_this<Module> {
 
   NamedTensors parameters_;
   NamedTensors buffers_;
+  std::vector<const void*> keep_dtype_;  // ids of buffers that to(Dtype) leaves alone
   std::vector<NamedModule> children_;
   bool training_ = true;
 };
