@@ -109,6 +109,12 @@ double total_weight(const IndexTensor& target, const T* w, std::int64_t ignore_i
   return total;
 }
 
+bool any_non_ignored(const IndexTensor& target, std::int64_t ignore_index) {
+  for (std::int64_t t : target.values())
+    if (t != ignore_index) return true;
+  return false;
+}
+
 template <class T>
 const T* weight_data(const Tensor& weight) {
   return weight.defined() ? weight.value<T>().data() : nullptr;
@@ -265,7 +271,13 @@ Tensor cross_entropy(const Tensor& input, const IndexTensor& target, const Tenso
       const double denom = dispatch(input.dtype(), [&]<class T>() {
         return total_weight(target, weight_data<T>(weight), ignore_index);
       });
-      ret = div(sum(smooth), scalar_like(denom, smooth));
+      if (denom == 0.0 && !any_non_ignored(target, ignore_index)) {
+        // Every target ignored: the value is 0/0 = NaN, but PyTorch's masked_fill
+        // gives the (all masked) smoothing term a zero gradient, not 0·∞.
+        ret = add(mul(sum(smooth), scalar_like(0.0, smooth)), scalar_like(NAN, smooth));
+      } else {
+        ret = div(sum(smooth), scalar_like(denom, smooth));
+      }
       break;
     }
   }
