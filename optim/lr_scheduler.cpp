@@ -24,6 +24,11 @@ void LRScheduler::step() {
   last_lr_ = lr;
 }
 
+void LRScheduler::set_initial_lr(double lr) {
+  optimizer_.set_lr(lr);
+  last_lr_ = lr;
+}
+
 NamedTensors LRScheduler::state_dict() const {
   NamedTensors out;
   detail::put_scalar(out, "last_epoch", static_cast<double>(last_epoch_));

@@ -43,6 +43,10 @@ class LRScheduler {
   /// Reads, validates and adopts the options written by save_options.
   virtual void load_options(detail::StateReader& in) = 0;
 
+  /// For schedulers whose construction sets the lr (PyTorch's initial step computes
+  /// it, e.g. OneCycleLR's max_lr/div_factor): sets the optimizer's lr and last_lr.
+  void set_initial_lr(double lr);
+
   Optimizer& optimizer_;
   std::string name_;
 
