@@ -3,6 +3,8 @@
 #include <tapegrad/core/ops/activation.hpp>
 #include <tapegrad/core/ops/arithmetic.hpp>
 #include <tapegrad/core/ops/conv.hpp>
+#include <tapegrad/core/ops/embedding.hpp>
+#include <tapegrad/core/ops/join.hpp>
 #include <tapegrad/core/ops/loss.hpp>
 #include <tapegrad/core/ops/matmul.hpp>
 #include <tapegrad/core/ops/pad.hpp>
