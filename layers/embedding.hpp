@@ -33,9 +33,12 @@ class Embedding : public Module {
   Tensor forward(const IndexTensor& indices);
   /// Calls forward.
   Tensor operator()(const IndexTensor& indices) { return forward(indices); }
+  /// Module::forward(Tensor) is still there (it throws: an Embedding takes indices).
   using Module::forward;
 
+  /// Rows of the table.
   std::size_t num_embeddings() const { return num_embeddings_; }
+  /// Length of each vector.
   std::size_t embedding_dim() const { return embedding_dim_; }
   /// Normalised to [0, num_embeddings), or empty.
   std::optional<std::int64_t> padding_idx() const { return padding_idx_; }

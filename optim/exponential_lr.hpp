@@ -9,8 +9,10 @@ namespace tapegrad::optim {
 /// round-off).
 class ExponentialLR : public LRScheduler {
  public:
+  /// Leaves the lr as is (epoch 0).
   ExponentialLR(Optimizer& optimizer, double gamma);
 
+  /// The factor per epoch.
   double gamma() const { return gamma_; }
 
  protected:

@@ -44,8 +44,9 @@ class LRScheduler {
   virtual void load_options(detail::StateReader& in) = 0;
 
   /// For schedulers whose construction sets the lr (PyTorch's initial step computes
-  /// it, e.g. OneCycleLR's max_lr/div_factor): sets the optimizer's lr and last_lr.
-  void set_initial_lr(double lr);
+  /// it; OneCycleLR's starts from max_lr/div_factor): sets base_lr, and the
+  /// optimizer's lr and last_lr to `lr`.
+  void set_initial_lr(double base_lr, double lr);
 
   Optimizer& optimizer_;
   std::string name_;

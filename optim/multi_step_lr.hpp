@@ -13,10 +13,12 @@ namespace tapegrad::optim {
 /// Unsorted or negative milestones are allowed, as in PyTorch (a negative one is never reached).
 class MultiStepLR : public LRScheduler {
  public:
+  /// Leaves the lr as is (epoch 0).
   MultiStepLR(Optimizer& optimizer, std::vector<std::int64_t> milestones, double gamma = 0.1);
 
   /// The milestones with their multiplicities.
   const std::map<std::int64_t, std::int64_t>& milestones() const { return milestones_; }
+  /// The factor per milestone.
   double gamma() const { return gamma_; }
 
  protected:

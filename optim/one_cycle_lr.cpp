@@ -55,7 +55,7 @@ OneCycleLR::OneCycleLR(Optimizer& optimizer, const OneCycleLROptions& options)
          optimizer.name() + " has neither)");
   // PyTorch's initial step: lr at step 0 (= initial_lr), momentum = max_momentum.
   const double lr = compute_lr();
-  set_initial_lr(lr);
+  set_initial_lr(options_.max_lr / options_.div_factor, lr);
 }
 
 double OneCycleLR::compute_lr() const {
@@ -94,7 +94,12 @@ double OneCycleLR::compute_lr() const {
              " has no steps (pct_start=" + format_number(o.pct_start) +
              ", total_steps=" + std::to_string(total_steps_) + ")");
       const double pct = (s - start_step) / (ph.end_step - start_step);
-      const double lr = anneal(lrs[ph.start_lr], lrs[ph.end_lr], pct);
+      double lr = anneal(lrs[ph.start_lr], lrs[ph.end_lr], pct);
+      // PyTorch allows one step past the cycle (s = total_steps: the lr set after the
+      // last batch), where the linear schedule overshoots below zero. Optimizers here
+      // refuse a negative lr, and that value is never used by an update in the usual
+      // loop, so it is clamped to 0 (the cosine schedule stays above min_lr there).
+      if (lr < 0.0 && step_num == total_steps_) lr = 0.0;
       if (o.cycle_momentum)
         optimizer_.set_cycled_momentum(anneal(moms[ph.start_m], moms[ph.end_m], pct));
       return lr;

@@ -38,13 +38,15 @@ struct OneCycleLROptions {
 /// at step s, in the first phase with s <= end_k (or the last), lr = anneal(start_k,
 /// end_k, (s - end_{k-1})/(end_k - end_{k-1})), end_0 = 0; the lr goes initial -> max ->
 /// min (three_phase: initial -> max -> initial -> min), the momentum max -> base -> max.
-/// Stepping past total_steps throws.
+/// Stepping past total_steps throws. At s = total_steps (allowed, as in PyTorch) the
+/// linear schedule's overshoot below zero is clamped to 0.
 class OneCycleLR : public LRScheduler {
  public:
   /// Validates as PyTorch (its messages), sets the optimizer's lr to max_lr/div_factor
   /// and, with cycle_momentum, its momentum to max_momentum.
   OneCycleLR(Optimizer& optimizer, const OneCycleLROptions& options);
 
+  /// The options as given.
   const OneCycleLROptions& options() const { return options_; }
   /// The cycle's length in steps.
   std::int64_t total_steps() const { return total_steps_; }

@@ -55,6 +55,7 @@ class ReduceLROnPlateau {
   std::int64_t num_bad_epochs() const { return num_bad_epochs_; }
   /// Epochs of cooldown left.
   std::int64_t cooldown_counter() const { return cooldown_counter_; }
+  /// The options as given (or loaded).
   const ReduceLROnPlateauOptions& options() const { return options_; }
 
   /// "last_epoch", "best", "num_bad_epochs", "cooldown_counter", "last_lr" and the
