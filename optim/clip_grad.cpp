@@ -29,7 +29,12 @@ T norm_of(const Array<T>& a, double p) {
   const T* x = a.data();
   const std::size_t n = a.size();
   if (std::isinf(p)) {
-    if (n == 0) return p > 0 ? T(0) : std::numeric_limits<T>::infinity();
+    // PyTorch takes max(|g|) (min for -inf) of the whole tensor, which has no value
+    // for an empty one.
+    if (n == 0)
+      throw std::invalid_argument(
+          "clip_grad_norm_: max(): Expected reduction dim to be specified for input.numel() "
+          "== 0. Specify the reduction dim with the 'dim' argument.");
     T m = std::abs(x[0]);
     for (std::size_t j = 1; j < n; ++j) {
       const T v = std::abs(x[j]);

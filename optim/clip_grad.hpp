@@ -12,7 +12,8 @@ namespace tapegrad::optim {
 /// +inf: the largest |g|), and returns total (0 when no parameter has a gradient).
 /// The coefficient and the scaling are computed in the gradients' dtype, as PyTorch.
 /// With error_if_nonfinite, a NaN or infinite total throws std::invalid_argument
-/// (PyTorch's RuntimeError message) and leaves the gradients untouched.
+/// (PyTorch's RuntimeError message) and leaves the gradients untouched. With an infinite
+/// norm_type an empty gradient throws, as PyTorch's max() of an empty tensor does.
 double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, double norm_type = 2.0,
                        bool error_if_nonfinite = false);
 

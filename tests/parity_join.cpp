@@ -30,7 +30,8 @@ struct Table {
   std::map<std::string, double> worst;
   void add(const std::string& key, double e) { worst[key] = std::max(worst[key], e); }
   void print(const char* title) const {
-    for (const auto& [k, v] : worst) DOCTEST_MESSAGE(title << " " << k << ": worst rel. err " << v);
+    for (const auto& [k, v] : worst)
+      DOCTEST_MESSAGE(std::string(title) << " " << k << ": worst rel. err " << v);
   }
 };
 
@@ -69,7 +70,8 @@ void compare_outputs(Table& table, const std::string& op, std::mt19937_64& rng,
   torch::Tensor tloss = torch::zeros({}, parity::torch_dtype<T>());
   for (std::size_t i = 0; i < outs.size(); ++i) {
     table.add(key + " forward", err<T>(outs[i], touts[i]));
-    std::vector<std::int64_t> shape(outs[i].shape().begin(), outs[i].shape().end());
+    const tg::Shape out_shape = outs[i].shape();  // shape() returns a copy
+    std::vector<std::int64_t> shape(out_shape.begin(), out_shape.end());
     auto r = random_pair<T>(rng, shape);
     tg::Tensor term = tg::sum(tg::mul(outs[i], r.ours.detach()));
     loss = loss.defined() ? tg::add(loss, term) : term;

@@ -303,7 +303,9 @@ void clip_sweep(double& worst_norm, double& worst_grad, double& worst_value) {
     std::vector<torch::Tensor> theirs;
     const double scale = std::pow(10.0, trial % 5 - 2);
     for (int i = 0; i < count; ++i) {
-      const std::vector<std::int64_t> shape = {dim(rng) + 1, dim(rng)};
+      // PyTorch's inf-norm fails on an empty gradient (max() of nothing): no empties then.
+      const bool inf_norm = trial % 2 == 0 && trial % 5 == 2;
+      const std::vector<std::int64_t> shape = {dim(rng) + 1, dim(rng) + (inf_norm ? 1 : 0)};
       std::vector<double> v(numel(shape)), g(numel(shape));
       for (auto& x : v) x = normal(rng);
       for (auto& x : g) x = scale * normal(rng);

@@ -221,6 +221,11 @@ TEST_CASE("clip_grad_norm_: scales by max_norm/(total + 1e-6) when above, return
   CHECK(clip_grad_norm_({a, b}, 100.0, 1.0) == doctest::Approx(6.0));
   CHECK(clip_grad_norm_({a, b}, 100.0, 3.0) == doctest::Approx(std::cbrt(36.0)));
   CHECK(clip_grad_norm_({c}, 1.0) == 0.0);  // no gradients at all
+  Tensor e = Tensor::zeros({0}, Dtype::Float64, true);
+  e.set_grad(Tensor::zeros({0}, Dtype::Float64));
+  CHECK(clip_grad_norm_({e}, 1.0) == 0.0);  // an empty gradient has 2-norm 0
+  expect_message([&] { clip_grad_norm_({e}, 1.0, std::numeric_limits<double>::infinity()); },
+                 "max(): Expected reduction dim to be specified for input.numel() == 0");
 }
 
 TEST_CASE("clip_grad_norm_: a non-finite total is an error only when asked") {
