@@ -7,6 +7,8 @@
 #include <tapegrad/core/ops/comparison.hpp>
 #include <tapegrad/core/ops/conv.hpp>
 #include <tapegrad/core/ops/dropout.hpp>
+#include <tapegrad/core/ops/embedding.hpp>
+#include <tapegrad/core/ops/join.hpp>
 #include <tapegrad/core/ops/loss.hpp>
 #include <tapegrad/core/ops/matmul.hpp>
 #include <tapegrad/core/ops/normalization.hpp>

@@ -209,6 +209,13 @@ void AdamBase::update(const Tensor& param, const Tensor& grad, ParamState& state
   });
 }
 
+void AdamBase::set_cycled_momentum(double value) {
+  AdamOptions o = options_;
+  o.betas.first = value;
+  validate(o);
+  options_ = o;
+}
+
 std::vector<std::string> AdamBase::buffer_names() const {
   if (options_.amsgrad) return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
   return {"exp_avg", "exp_avg_sq"};

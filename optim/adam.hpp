@@ -39,6 +39,13 @@ class AdamBase : public Optimizer {
   void save_options(NamedTensors& out) const override;
   void load_options(StateReader& in) override;
 
+ public:
+  /// beta1 (cycled by OneCycleLR, as PyTorch does for optimizers with betas).
+  bool has_cycled_momentum() const override { return true; }
+  double cycled_momentum() const override { return options_.betas.first; }
+  void set_cycled_momentum(double value) override;
+
+ protected:
   /// Throws PyTorch's messages ("Invalid beta parameter at index 0: 1.5").
   void validate(const AdamOptions& o) const;
 

@@ -24,6 +24,12 @@ void LRScheduler::step() {
   last_lr_ = lr;
 }
 
+void LRScheduler::set_initial_lr(double base_lr, double lr) {
+  optimizer_.set_lr(lr);
+  base_lr_ = base_lr;  // PyTorch's base_lrs come from group['initial_lr'], set by the scheduler
+  last_lr_ = lr;
+}
+
 NamedTensors LRScheduler::state_dict() const {
   NamedTensors out;
   detail::put_scalar(out, "last_epoch", static_cast<double>(last_epoch_));

@@ -43,6 +43,11 @@ class LRScheduler {
   /// Reads, validates and adopts the options written by save_options.
   virtual void load_options(detail::StateReader& in) = 0;
 
+  /// For schedulers whose construction sets the lr (PyTorch's initial step computes
+  /// it; OneCycleLR's starts from max_lr/div_factor): sets base_lr, and the
+  /// optimizer's lr and last_lr to `lr`.
+  void set_initial_lr(double base_lr, double lr);
+
   Optimizer& optimizer_;
   std::string name_;
 

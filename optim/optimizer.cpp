@@ -153,6 +153,14 @@ void Optimizer::set_lr(double lr) {
   lr_ = lr;
 }
 
+double Optimizer::cycled_momentum() const {
+  throw std::logic_error(name_ + ": has no momentum to cycle");
+}
+
+void Optimizer::set_cycled_momentum(double) {
+  throw std::logic_error(name_ + ": has no momentum to cycle");
+}
+
 NamedTensors Optimizer::state_dict() const {
   NamedTensors out;
   detail::put_scalar(out, "param_groups.lr", lr_);

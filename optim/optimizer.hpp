@@ -94,6 +94,14 @@ class Optimizer {
 
   /// The optimized parameters, in the order given at construction (state keys use these indices).
   const std::vector<Tensor>& params() const { return params_; }
+  /// Whether the optimizer has a momentum a scheduler can cycle (PyTorch: "momentum"
+  /// or "betas" among its defaults): SGD's and RMSprop's momentum, Adam's beta1.
+  virtual bool has_cycled_momentum() const { return false; }
+  /// That momentum's current value (throws std::logic_error without one).
+  virtual double cycled_momentum() const;
+  /// Sets it (OneCycleLR does, each step); validated as the option would be.
+  virtual void set_cycled_momentum(double value);
+
   /// "SGD", "Adam", "AdamW": prefixes every error message.
   const std::string& name() const { return name_; }
 

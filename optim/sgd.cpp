@@ -92,6 +92,13 @@ void SGD::update(const Tensor& param, const Tensor& grad, ParamState& state) {
   });
 }
 
+void SGD::set_cycled_momentum(double value) {
+  SGDOptions o = options_;
+  o.momentum = value;
+  validate(o);
+  options_ = o;
+}
+
 std::vector<std::string> SGD::buffer_names() const {
   if (options_.momentum != 0.0) return {"momentum_buffer"};
   return {};

@@ -38,6 +38,11 @@ class SGD : public Optimizer {
   /// The options, with lr as currently set (schedulers change it).
   SGDOptions options() const;
 
+  /// The momentum option (cycled by OneCycleLR).
+  bool has_cycled_momentum() const override { return true; }
+  double cycled_momentum() const override { return options_.momentum; }
+  void set_cycled_momentum(double value) override;
+
  protected:
   void update(const Tensor& param, const Tensor& grad, ParamState& state) override;
   std::vector<std::string> buffer_names() const override;
