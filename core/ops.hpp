@@ -6,5 +6,7 @@
 #include <tapegrad/core/ops/loss.hpp>
 #include <tapegrad/core/ops/matmul.hpp>
 #include <tapegrad/core/ops/pad.hpp>
+#include <tapegrad/core/ops/pooling.hpp>
 #include <tapegrad/core/ops/reduction.hpp>
 #include <tapegrad/core/ops/shape.hpp>
+#include <tapegrad/core/ops/upsample.hpp>
