@@ -26,7 +26,8 @@ std::string optional_size(const std::vector<std::optional<std::int64_t>>& v) {
 }
 
 // Expands one output size to both axes; the op checks the rest.
-std::vector<std::optional<std::int64_t>> pair_of(const std::vector<std::optional<std::int64_t>>& v) {
+std::vector<std::optional<std::int64_t>> pair_of(
+    const std::vector<std::optional<std::int64_t>>& v) {
   return v.size() == 1 ? std::vector<std::optional<std::int64_t>>{v[0], v[0]} : v;
 }
 

@@ -20,7 +20,7 @@ void apply_plane_map(const PlaneMap& m, std::int64_t planes, const T* x, T* y) {
       T acc = T(0);
       for (std::int64_t k = m.offsets[o]; k < m.offsets[o + 1]; ++k)
         acc += static_cast<T>(m.weight[k]) * xp[m.src[k]];
-      yp[o] = acc;
+      yp[o] = m.divisor.empty() ? acc : acc / static_cast<T>(m.divisor[o]);
     }
   }
 }
@@ -33,9 +33,11 @@ void apply_plane_map_transpose(const PlaneMap& m, std::int64_t planes, const T* 
     const T* gp = dy + p * m.out_size;
     T* dp = dx + p * m.in_size;
     std::fill(dp, dp + m.in_size, T(0));
-    for (std::int64_t o = 0; o < m.out_size; ++o)
+    for (std::int64_t o = 0; o < m.out_size; ++o) {
+      const T g = m.divisor.empty() ? gp[o] : gp[o] / static_cast<T>(m.divisor[o]);
       for (std::int64_t k = m.offsets[o]; k < m.offsets[o + 1]; ++k)
-        dp[m.src[k]] += static_cast<T>(m.weight[k]) * gp[o];
+        dp[m.src[k]] += static_cast<T>(m.weight[k]) * g;
+    }
   }
 }
 
@@ -55,8 +57,7 @@ void scatter_add_planes(std::int64_t planes, std::int64_t in_size, std::int64_t 
   for (std::int64_t p = 0; p < planes; ++p) {
     T* dp = dst + p * in_size;
     std::fill(dp, dp + in_size, T(0));
-    for (std::int64_t o = 0; o < out_size; ++o)
-      dp[idx[p * out_size + o]] += src[p * out_size + o];
+    for (std::int64_t o = 0; o < out_size; ++o) dp[idx[p * out_size + o]] += src[p * out_size + o];
   }
 }
 
@@ -71,13 +72,13 @@ void scatter_planes(std::int64_t planes, std::int64_t in_size, std::int64_t out_
   }
 }
 
-#define TAPEGRAD_INSTANTIATE(T)                                                                 \
-  template void apply_plane_map<T>(const PlaneMap&, std::int64_t, const T*, T*);                \
-  template void apply_plane_map_transpose<T>(const PlaneMap&, std::int64_t, const T*, T*);      \
-  template void gather_planes<T>(std::int64_t, std::int64_t, std::int64_t, const std::int64_t*, \
-                                 const T*, T*);                                                 \
-  template void scatter_add_planes<T>(std::int64_t, std::int64_t, std::int64_t,                 \
-                                      const std::int64_t*, const T*, T*);                       \
+#define TAPEGRAD_INSTANTIATE(T)                                                                  \
+  template void apply_plane_map<T>(const PlaneMap&, std::int64_t, const T*, T*);                 \
+  template void apply_plane_map_transpose<T>(const PlaneMap&, std::int64_t, const T*, T*);       \
+  template void gather_planes<T>(std::int64_t, std::int64_t, std::int64_t, const std::int64_t*,  \
+                                 const T*, T*);                                                  \
+  template void scatter_add_planes<T>(std::int64_t, std::int64_t, std::int64_t,                  \
+                                      const std::int64_t*, const T*, T*);                        \
   template void scatter_planes<T>(std::int64_t, std::int64_t, std::int64_t, const std::int64_t*, \
                                   const T*, T*);
 TAPEGRAD_INSTANTIATE(float)

@@ -23,6 +23,9 @@ struct PlaneMap {
   std::vector<std::int64_t> offsets{0};
   std::vector<std::int64_t> src;
   std::vector<double> weight;
+  /// Empty, or one divisor per output: y[o] = (Σ_k w_k · x[src_k]) / divisor[o], the
+  /// order of operations of PyTorch's average pooling (a sum, then one division).
+  std::vector<double> divisor;
 
   /// Appends one entry to the output being built.
   void add(std::int64_t s, double w) {

@@ -94,10 +94,10 @@ Pool2dGeometry pool_geometry(const char* op, const Shape& input,
                          g.dilation_h, g.dilation_w})
     if (v > kMaxNumel || v < -kMaxNumel)
       fail(op, "option value " + std::to_string(v) + " is out of range");
-  g.out_h = checked_output_size(op, g.in_h, g.kernel_h, g.pad_h, g.stride_h, g.dilation_h,
-                                ceil_mode);
-  g.out_w = checked_output_size(op, g.in_w, g.kernel_w, g.pad_w, g.stride_w, g.dilation_w,
-                                ceil_mode);
+  g.out_h =
+      checked_output_size(op, g.in_h, g.kernel_h, g.pad_h, g.stride_h, g.dilation_h, ceil_mode);
+  g.out_w =
+      checked_output_size(op, g.in_w, g.kernel_w, g.pad_w, g.stride_w, g.dilation_w, ceil_mode);
   shape_check(op, input, g);
   checked_numel(op, g.out_shape());
   return g;
@@ -135,8 +135,8 @@ Pool2dGeometry check_max_pool2d(const char* op, const Shape& input,
   if (dilation.size() != 1 && dilation.size() != 2)
     fail(op, "dilation must be either a single int, or a tuple of two ints");
   if (input.size() != 3 && input.size() != 4)
-    fail(op, "non-empty 3D or 4D (batch mode) tensor expected for input, but got " +
-                 shape_str(input));
+    fail(op,
+         "non-empty 3D or 4D (batch mode) tensor expected for input, but got " + shape_str(input));
   return pool_geometry(op, input, kernel_size, stride, padding, dilation, ceil_mode);
 }
 
@@ -206,13 +206,15 @@ PlaneMap avg_pool2d_map(const Pool2dGeometry& g, bool count_include_pad,
       iw0 = std::max<std::int64_t>(iw0, 0);
       ih1 = std::min(ih1, g.in_h);
       iw1 = std::min(iw1, g.in_w);
+      std::int64_t divisor = 1;
       if (ih0 < ih1 && iw0 < iw1) {
-        const std::int64_t divisor = divisor_override ? *divisor_override
-                                     : count_include_pad ? padded_count
-                                                         : (ih1 - ih0) * (iw1 - iw0);
+        divisor = divisor_override    ? *divisor_override
+                  : count_include_pad ? padded_count
+                                      : (ih1 - ih0) * (iw1 - iw0);
         for (std::int64_t ih = ih0; ih < ih1; ++ih)
-          for (std::int64_t iw = iw0; iw < iw1; ++iw) m.add(ih * g.in_w + iw, 1.0 / double(divisor));
+          for (std::int64_t iw = iw0; iw < iw1; ++iw) m.add(ih * g.in_w + iw, 1.0);
       }
+      m.divisor.push_back(double(divisor));
       m.end_output();
     }
   return m;
@@ -230,8 +232,7 @@ Pool2dGeometry check_adaptive_pool2d(const char* op, const Shape& input,
   if (output_size.size() != 2)
     fail(op, "output_size must be 2, but got " + std::to_string(output_size.size()) + " values");
   const std::size_t nd = input.size();
-  if (nd != 3 && nd != 4)
-    fail(op, "Expected 3D or 4D tensor, but got " + shape_str(input));
+  if (nd != 3 && nd != 4) fail(op, "Expected 3D or 4D tensor, but got " + shape_str(input));
   for (std::size_t i = 1; i < nd; ++i)
     if (input[i] == 0)
       fail(op,
@@ -296,17 +297,16 @@ PlaneMap adaptive_avg_pool2d_map(const Pool2dGeometry& g) {
     for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
       const std::int64_t iw0 = adaptive_start(ow, g.out_w, g.in_w);
       const std::int64_t iw1 = adaptive_end(ow, g.out_w, g.in_w);
-      const double w = 1.0 / double((ih1 - ih0) * (iw1 - iw0));
       for (std::int64_t ih = ih0; ih < ih1; ++ih)
-        for (std::int64_t iw = iw0; iw < iw1; ++iw) m.add(ih * g.in_w + iw, w);
+        for (std::int64_t iw = iw0; iw < iw1; ++iw) m.add(ih * g.in_w + iw, 1.0);
+      m.divisor.push_back(double((ih1 - ih0) * (iw1 - iw0)));
       m.end_output();
     }
   }
   return m;
 }
 
-template void max_pool2d_forward<float>(const Pool2dGeometry&, const float*, float*,
-                                        std::int64_t*);
+template void max_pool2d_forward<float>(const Pool2dGeometry&, const float*, float*, std::int64_t*);
 template void max_pool2d_forward<double>(const Pool2dGeometry&, const double*, double*,
                                          std::int64_t*);
 template void adaptive_max_pool2d_forward<float>(const Pool2dGeometry&, const float*, float*,

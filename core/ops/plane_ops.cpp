@@ -48,8 +48,8 @@ Tensor plane_gather(const char* op, const Tensor& x, const PlaneIndex& idx,
   return record(
       op, out, {x},
       [idx, in_shape](const GradContext& ctx) {
-        ctx.accumulate(0, plane_scatter_add("plane_gather_backward", ctx.grad_output(), idx,
-                                            in_shape));
+        ctx.accumulate(
+            0, plane_scatter_add("plane_gather_backward", ctx.grad_output(), idx, in_shape));
       },
       Saved::none(), idx->size() * sizeof(std::int64_t));
 }
@@ -67,8 +67,8 @@ Tensor plane_scatter_add(const char* op, const Tensor& g, const PlaneIndex& idx,
   return record(
       op, out, {g},
       [idx, g_shape](const GradContext& ctx) {
-        ctx.accumulate(0, plane_gather("plane_scatter_add_backward", ctx.grad_output(), idx,
-                                       g_shape));
+        ctx.accumulate(0,
+                       plane_gather("plane_scatter_add_backward", ctx.grad_output(), idx, g_shape));
       },
       Saved::none(), idx->size() * sizeof(std::int64_t));
 }

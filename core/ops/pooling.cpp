@@ -50,10 +50,10 @@ std::pair<Tensor, IndexTensor> max_pool2d_with_indices(const Tensor& input,
   check_defined(op, input);
   const Pool2dGeometry g = kernels::check_max_pool2d(op, input.shape(), kernel_size, stride,
                                                      padding, dilation, ceil_mode);
-  return max_pool_taped(op, input, g, [](const Pool2dGeometry& gg, const auto* x, auto* y,
-                                         std::int64_t* idx) {
-    kernels::max_pool2d_forward(gg, x, y, idx);
-  });
+  return max_pool_taped(op, input, g,
+                        [](const Pool2dGeometry& gg, const auto* x, auto* y, std::int64_t* idx) {
+                          kernels::max_pool2d_forward(gg, x, y, idx);
+                        });
 }
 
 Tensor max_pool2d(const Tensor& input, const std::vector<std::int64_t>& kernel_size,
@@ -67,10 +67,10 @@ std::pair<Tensor, IndexTensor> adaptive_max_pool2d_with_indices(
   const char* op = "adaptive_max_pool2d";
   check_defined(op, input);
   const Pool2dGeometry g = kernels::check_adaptive_pool2d(op, input.shape(), output_size);
-  return max_pool_taped(op, input, g, [](const Pool2dGeometry& gg, const auto* x, auto* y,
-                                         std::int64_t* idx) {
-    kernels::adaptive_max_pool2d_forward(gg, x, y, idx);
-  });
+  return max_pool_taped(op, input, g,
+                        [](const Pool2dGeometry& gg, const auto* x, auto* y, std::int64_t* idx) {
+                          kernels::adaptive_max_pool2d_forward(gg, x, y, idx);
+                        });
 }
 
 Tensor adaptive_max_pool2d(const Tensor& input,
@@ -102,14 +102,18 @@ Tensor adaptive_avg_pool2d(const Tensor& input,
 
 Tensor max_unpool2d(const Tensor& input, const IndexTensor& indices,
                     const std::vector<std::int64_t>& kernel_size,
-                    const std::vector<std::int64_t>& stride, const std::vector<std::int64_t>& padding,
+                    const std::vector<std::int64_t>& stride,
+                    const std::vector<std::int64_t>& padding,
                     const std::optional<std::vector<std::int64_t>>& output_size) {
   const char* op = "max_unpool2d";
   check_defined(op, input);
-  auto fail = [op](const std::string& m) { throw std::invalid_argument(std::string(op) + ": " + m); };
+  auto fail = [op](const std::string& m) {
+    throw std::invalid_argument(std::string(op) + ": " + m);
+  };
   if (kernel_size.size() != 1 && kernel_size.size() != 2)
     fail("kernel_size must either be a single int, or a tuple of two ints");
-  if (stride.size() > 2) fail("stride must either be omitted, a single int, or a tuple of two ints");
+  if (stride.size() > 2)
+    fail("stride must either be omitted, a single int, or a tuple of two ints");
   if (padding.size() != 1 && padding.size() != 2)
     fail("padding must either be a single int, or a tuple of two ints");
   const Shape in = input.shape();
@@ -144,9 +148,10 @@ Tensor max_unpool2d(const Tensor& input, const IndexTensor& indices,
          ") but got indices tensor with shape: " + shape_str(indices.shape()));
   for (std::size_t i = 1; i < in.size(); ++i)
     if (in[i] == 0)
-      fail("max_unpooling2d_forward_out_cpu(): Expected input to have non-zero size for non-batch "
-           "dimensions, but got " +
-           shape_str(in) + " with dimension " + std::to_string(i) + " being empty.");
+      fail(
+          "max_unpooling2d_forward_out_cpu(): Expected input to have non-zero size for non-batch "
+          "dimensions, but got " +
+          shape_str(in) + " with dimension " + std::to_string(i) + " being empty.");
   if (size[0] < 0 || size[1] < 0)
     fail("output size must be non-negative, but got " + list_str(size));
   Shape out_shape = in;
@@ -169,7 +174,8 @@ Tensor max_unpool2d(const Tensor& input, const IndexTensor& indices,
   return record(
       op, out, {input},
       [idx, in](const GradContext& ctx) {
-        ctx.accumulate(0, detail::plane_gather("max_unpool2d_backward", ctx.grad_output(), idx, in));
+        ctx.accumulate(0,
+                       detail::plane_gather("max_unpool2d_backward", ctx.grad_output(), idx, in));
       },
       Saved::none(), idx->size() * sizeof(std::int64_t));
 }
