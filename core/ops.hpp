@@ -13,6 +13,8 @@
 #include <tapegrad/core/ops/matmul.hpp>
 #include <tapegrad/core/ops/normalization.hpp>
 #include <tapegrad/core/ops/pad.hpp>
+#include <tapegrad/core/ops/pooling.hpp>
 #include <tapegrad/core/ops/reduction.hpp>
 #include <tapegrad/core/ops/shape.hpp>
 #include <tapegrad/core/ops/softmax.hpp>
+#include <tapegrad/core/ops/upsample.hpp>
