@@ -183,7 +183,7 @@ void print_table(const std::vector<Row>& rows, int threads) {
     }
     auto time = [](const Stats& st) { return st.median > 0 ? ms(st.median) : std::string("—"); };
     auto rate = [&](const Stats& st) {
-      return st.median > 0 ? fmt("%.1f", r.gflop / st.median) : std::string("—");
+      return st.median > 0 && r.gflop > 0 ? fmt("%.1f", r.gflop / st.median) : std::string("—");
     };
     const double noise = std::max(r.ours.spread(), r.theirs.spread());
     std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.what.c_str(),
@@ -421,6 +421,104 @@ void run_conv_case(const ConvCase& c, const Args& args, std::vector<Row>& rows) 
   }
 }
 
+// ---- layers of the classifier and the DCGAN (pytorch/examples cpp/mnist, cpp/dcgan) ----
+
+// One layer's forward + backward from a fixed dL/dy, in both libraries; `gflop` is 0
+// (these layers are memory-bound), so the table's GFLOP/s columns stay empty.
+struct LayerCase {
+  std::string id, what;
+  Shape input;
+  std::function<Tensor(const Tensor&)> ours;
+  std::function<torch::Tensor(const torch::Tensor&)> theirs;
+};
+
+std::string shape_x(const Shape& s) {
+  std::string out;
+  for (std::size_t v : s) out += (out.empty() ? "" : "×") + std::to_string(v);
+  return out;
+}
+
+std::vector<LayerCase> layer_cases() {
+  std::vector<LayerCase> cases;
+  // Batch norm in training mode (batch statistics, running statistics updated), as the
+  // DCGAN uses it: generator and discriminator shapes at batch 64.
+  for (Shape s : {Shape{64, 256, 4, 4}, Shape{64, 128, 7, 7}, Shape{64, 64, 14, 14}}) {
+    const std::int64_t c = std::int64_t(s[1]);
+    auto rm = std::make_shared<Tensor>(Tensor::zeros({s[1]})),
+         rv = std::make_shared<Tensor>(Tensor::ones({s[1]}));
+    auto w = std::make_shared<Tensor>(Tensor::ones({s[1]}, Dtype::Float32, true));
+    auto b = std::make_shared<Tensor>(Tensor::zeros({s[1]}, Dtype::Float32, true));
+    auto trm = std::make_shared<torch::Tensor>(torch::zeros({c}));
+    auto trv = std::make_shared<torch::Tensor>(torch::ones({c}));
+    auto tw = std::make_shared<torch::Tensor>(torch::ones({c}).requires_grad_(true));
+    auto tb = std::make_shared<torch::Tensor>(torch::zeros({c}).requires_grad_(true));
+    cases.push_back(
+        {"layer.bn." + std::to_string(c), "BatchNorm2d(" + std::to_string(c) + "), train", s,
+         [=](const Tensor& x) { return batch_norm(x, *rm, *rv, *w, *b, true, 0.1, 1e-5); },
+         [=](const torch::Tensor& x) {
+           return torch::batch_norm(x, *tw, *tb, *trm, *trv, true, 0.1, 1e-5, false);
+         }});
+  }
+  // The classifier's two max-pools (after conv1 and conv2 at batch 64).
+  for (Shape s : {Shape{64, 10, 24, 24}, Shape{64, 20, 8, 8}}) {
+    cases.push_back({"layer.maxpool." + std::to_string(s[1]), "MaxPool2d(2)", s,
+                     [](const Tensor& x) { return max_pool2d(x, {2}); },
+                     [](const torch::Tensor& x) {
+                       return torch::max_pool2d(x, {2, 2});
+                     }});
+  }
+  cases.push_back({"layer.avgpool", "AvgPool2d(2)", Shape{64, 64, 28, 28},
+                   [](const Tensor& x) { return avg_pool2d(x, {2}); },
+                   [](const torch::Tensor& x) {
+                     return torch::avg_pool2d(x, {2, 2});
+                   }});
+  // The classifier's head: log_softmax + NLL over 10 classes, batch 64.
+  {
+    std::vector<std::int64_t> labels(64);
+    for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = std::int64_t((i * 7) % 10);
+    const IndexTensor target(labels);
+    const torch::Tensor ttarget = torch::tensor(labels, torch::kLong);
+    cases.push_back({"layer.logsoftmax_nll", "log_softmax + nll_loss", Shape{64, 10},
+                     [=](const Tensor& x) { return nll_loss(log_softmax(x, 1), target); },
+                     [=](const torch::Tensor& x) {
+                       return torch::nll_loss(torch::log_softmax(x, 1), ttarget);
+                     }});
+  }
+  return cases;
+}
+
+void run_layer_case(const LayerCase& c, const Args& args, std::vector<Row>& rows) {
+  const std::string id = c.id + ".fwdbwd";
+  if (!selected(args, id)) return;
+  std::fprintf(stderr, "running %s\n", c.id.c_str());
+  Generator gen(99);
+  Tensor x = Tensor::randn(c.input, gen, Dtype::Float32, true);
+  torch::Tensor tx = to_torch(x).requires_grad_(true);
+  Tensor y0;
+  {
+    NoGradGuard no_grad;
+    y0 = c.ours(x);
+  }
+  Tensor dy = Tensor::randn(y0.shape(), gen);
+  torch::Tensor tdy = to_torch(dy);
+  auto ours = [&]() {
+    x.zero_grad();
+    c.ours(x).backward(dy);
+  };
+  auto theirs = [&]() {
+    tx.mutable_grad().reset();
+    c.theirs(tx).backward(tdy);
+  };
+  Row r = make_row(id, c.what, shape_x(c.input), "fwd+bwd", 0);
+  r.target = 1.0;
+  ours();
+  theirs();
+  r.check = rel_error(x.grad(), tx.grad());
+  std::tie(r.ours, r.theirs) =
+      time_pair(pick(args, "tapegrad", ours), pick(args, "torch", theirs), args.timing);
+  rows.push_back(r);
+}
+
 // ---- training step ----
 
 struct Phases {
@@ -635,6 +733,7 @@ int main(int argc, char** argv) {
 
   std::vector<Row> rows;
   for (const ConvCase& c : conv_cases()) run_conv_case(c, args, rows);
+  for (const LayerCase& c : layer_cases()) run_layer_case(c, args, rows);
   std::vector<std::pair<std::int64_t, std::pair<Phases, Phases>>> phases;
   for (std::int64_t batch : {64, 256}) run_train_case(batch, args, rows, phases);
   run_gp_case(64, args, rows);

@@ -289,10 +289,11 @@ void interpolate_sweep(int configs, std::uint64_t seed) {
       const double grid[] = {0.5, 0.75, 1.0, 1.3, 1.5, 2.0, 2.5, 3.0, 1.0 / 3.0, 1.7};
       std::vector<double> f{grid[pick(gen, 0, 9)], grid[pick(gen, 0, 9)]};
       if (f[0] * double(s[2]) < 1.0 || f[1] * double(s[3]) < 1.0) f = {2.0, 2.0};
-      // KNOWN DISCREPANCY, left out of the sweep and reported: a scale_factor != 1 whose
-      // floor(in·f) equals `in` (e.g. 3 × 1.3). libtorch 1.13's nearest forward then
-      // uses 1/f while its backward (and ours) take the out == in identity, and its
-      // float32 bilinear differs from ours there; not resolved yet.
+      // Left out of the sweep: a scale_factor != 1 whose floor(in·f) equals `in` (e.g.
+      // 3 × 1.3). libtorch 1.13 is not consistent with itself there: its nearest forward
+      // copies (o -> o) for a [1, 1, 3, 3] input but maps o -> floor(o / 1.3) for
+      // [1, 2, 3, 3], and its backward always copies; its float32 bilinear also differs
+      // from ours there. tapegrad copies, forward and backward (docs/pooling.md).
       auto same = [&](std::size_t d, double v) {
         return v != 1.0 && std::int64_t(std::floor(double(s[d]) * v)) == std::int64_t(s[d]);
       };
