@@ -2,6 +2,7 @@
 // Internal helpers shared by the op implementations in core/ops/ (not installed as
 // public API: nothing outside core/ops includes it).
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <tapegrad/core/errors.hpp>
 #include <tapegrad/core/tape.hpp>
@@ -30,5 +31,37 @@ Array<T> new_array(const char* op, const Shape& shape) {
 
 /// A 0-d tensor of t's dtype.
 Tensor scalar_like(double v, const Tensor& t);
+
+/// out[i] = f(x[i]), untaped: the forward of an element-wise op.
+template <class F>
+Tensor map_unary(const char* op, const Tensor& a, F f) {
+  check_defined(op, a);
+  return dispatch(a.dtype(), [&]<class T>() {
+    const T* x = a.value<T>().data();
+    Array<T> out = new_array<T>(op, a.shape());
+    T* o = out.data();
+    for (std::size_t i = 0, n = out.size(); i < n; ++i) o[i] = f(x[i]);
+    return Tensor::from_array(std::move(out));
+  });
+}
+
+/// out[i] = f(g[i], x[i]), untaped: the gradient op of an element-wise op (shapes equal).
+template <class F>
+Tensor map_grad(const char* op, const Tensor& g, const Tensor& a, F f) {
+  check_defined(op, g, "grad");
+  check_defined(op, a);
+  check_same_dtype(op, g, a);
+  if (g.shape() != a.shape())
+    throw std::invalid_argument(std::string(op) + ": grad of shape " + shape_str(g.shape()) +
+                                " does not match the shape " + shape_str(a.shape()));
+  return dispatch(a.dtype(), [&]<class T>() {
+    const T* pg = g.value<T>().data();
+    const T* x = a.value<T>().data();
+    Array<T> out = new_array<T>(op, a.shape());
+    T* o = out.data();
+    for (std::size_t i = 0, n = out.size(); i < n; ++i) o[i] = f(pg[i], x[i]);
+    return Tensor::from_array(std::move(out));
+  });
+}
 
 }  // namespace tapegrad::detail

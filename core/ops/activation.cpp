@@ -5,53 +5,19 @@
 
 namespace tapegrad {
 
-using detail::new_array;
-
-namespace {
-
-// out[i] = f(x[i]) for one input, or f(g[i], x[i]) for a gradient op; shapes equal.
-template <class F>
-Tensor map1(const char* op, const Tensor& a, F f) {
-  check_defined(op, a);
-  return dispatch(a.dtype(), [&]<class T>() {
-    const T* x = a.value<T>().data();
-    Array<T> out = new_array<T>(op, a.shape());
-    T* o = out.data();
-    for (std::size_t i = 0, n = out.size(); i < n; ++i) o[i] = f(x[i]);
-    return Tensor::from_array(std::move(out));
-  });
-}
-
-template <class F>
-Tensor map2(const char* op, const Tensor& g, const Tensor& a, F f) {
-  check_defined(op, g, "grad");
-  check_defined(op, a);
-  check_same_dtype(op, g, a);
-  if (g.shape() != a.shape())
-    throw std::invalid_argument(std::string(op) + ": grad of shape " + shape_str(g.shape()) +
-                                " does not match the shape " + shape_str(a.shape()));
-  return dispatch(a.dtype(), [&]<class T>() {
-    const T* pg = g.value<T>().data();
-    const T* x = a.value<T>().data();
-    Array<T> out = new_array<T>(op, a.shape());
-    T* o = out.data();
-    for (std::size_t i = 0, n = out.size(); i < n; ++i) o[i] = f(pg[i], x[i]);
-    return Tensor::from_array(std::move(out));
-  });
-}
-
-}  // namespace
+using detail::map_grad;
+using detail::map_unary;
 
 Tensor relu(const Tensor& a) {
-  Tensor out = map1("relu", a, [](auto x) { return x > decltype(x)(0) ? x : decltype(x)(0); });
+  Tensor out = map_unary("relu", a, [](auto x) { return x > decltype(x)(0) ? x : decltype(x)(0); });
   return record("relu", out, {a}, [](const GradContext& ctx) {
     ctx.accumulate(0, relu_backward(ctx.grad_output(), ctx.input(0)));
   });
 }
 
 Tensor relu_backward(const Tensor& grad, const Tensor& input) {
-  Tensor out = map2("relu_backward", grad, input,
-                    [](auto g, auto x) { return x > decltype(x)(0) ? g : decltype(g)(0); });
+  Tensor out = map_grad("relu_backward", grad, input,
+                        [](auto g, auto x) { return x > decltype(x)(0) ? g : decltype(g)(0); });
   // Linear in grad; piecewise constant in the input (no gradient there, as PyTorch).
   return record(
       "relu_backward", out, {grad, input},
@@ -62,7 +28,7 @@ Tensor relu_backward(const Tensor& grad, const Tensor& input) {
 }
 
 Tensor leaky_relu(const Tensor& a, double slope) {
-  Tensor out = map1("leaky_relu", a, [slope](auto x) {
+  Tensor out = map_unary("leaky_relu", a, [slope](auto x) {
     using T = decltype(x);
     return x > T(0) ? x : x * T(slope);
   });
@@ -72,7 +38,7 @@ Tensor leaky_relu(const Tensor& a, double slope) {
 }
 
 Tensor leaky_relu_backward(const Tensor& grad, const Tensor& input, double slope) {
-  Tensor out = map2("leaky_relu_backward", grad, input, [slope](auto g, auto x) {
+  Tensor out = map_grad("leaky_relu_backward", grad, input, [slope](auto g, auto x) {
     using T = decltype(x);
     return x > T(0) ? g : g * T(slope);
   });
@@ -86,7 +52,7 @@ Tensor leaky_relu_backward(const Tensor& grad, const Tensor& input, double slope
 }
 
 Tensor sigmoid(const Tensor& a) {
-  Tensor out = map1("sigmoid", a, [](auto x) {
+  Tensor out = map_unary("sigmoid", a, [](auto x) {
     using T = decltype(x);
     return T(1) / (T(1) + std::exp(-x));
   });
@@ -99,7 +65,7 @@ Tensor sigmoid(const Tensor& a) {
 }
 
 Tensor sigmoid_backward(const Tensor& grad, const Tensor& output) {
-  Tensor out = map2("sigmoid_backward", grad, output, [](auto g, auto y) {
+  Tensor out = map_grad("sigmoid_backward", grad, output, [](auto g, auto y) {
     using T = decltype(y);
     return g * y * (T(1) - y);
   });
@@ -114,7 +80,7 @@ Tensor sigmoid_backward(const Tensor& grad, const Tensor& output) {
 }
 
 Tensor tanh(const Tensor& a) {
-  Tensor out = map1("tanh", a, [](auto x) { return std::tanh(x); });
+  Tensor out = map_unary("tanh", a, [](auto x) { return std::tanh(x); });
   return record(
       "tanh", out, {a},
       [](const GradContext& ctx) {
@@ -124,7 +90,7 @@ Tensor tanh(const Tensor& a) {
 }
 
 Tensor tanh_backward(const Tensor& grad, const Tensor& output) {
-  Tensor out = map2("tanh_backward", grad, output, [](auto g, auto y) {
+  Tensor out = map_grad("tanh_backward", grad, output, [](auto g, auto y) {
     using T = decltype(y);
     return g * (T(1) - y * y);
   });

@@ -9,47 +9,17 @@
 
 namespace tapegrad {
 
-using detail::new_array;
+using detail::map_grad;
+using detail::map_unary;
 
 namespace {
-
-// out[i] = f(x[i]).
-template <class F>
-Tensor map1(const char* op, const Tensor& a, F f) {
-  check_defined(op, a);
-  return dispatch(a.dtype(), [&]<class T>() {
-    const T* x = a.value<T>().data();
-    Array<T> out = new_array<T>(op, a.shape());
-    T* o = out.data();
-    for (std::size_t i = 0, n = out.size(); i < n; ++i) o[i] = f(x[i]);
-    return Tensor::from_array(std::move(out));
-  });
-}
-
-// out[i] = f(g[i], x[i]) for a gradient op; shapes equal.
-template <class F>
-Tensor map2(const char* op, const Tensor& g, const Tensor& a, F f) {
-  check_defined(op, g, "grad");
-  check_defined(op, a);
-  check_same_dtype(op, g, a);
-  if (g.shape() != a.shape())
-    throw std::invalid_argument(std::string(op) + ": grad of shape " + shape_str(g.shape()) +
-                                " does not match the shape " + shape_str(a.shape()));
-  return dispatch(a.dtype(), [&]<class T>() {
-    const T* pg = g.value<T>().data();
-    const T* x = a.value<T>().data();
-    Array<T> out = new_array<T>(op, a.shape());
-    T* o = out.data();
-    for (std::size_t i = 0, n = out.size(); i < n; ++i) o[i] = f(pg[i], x[i]);
-    return Tensor::from_array(std::move(out));
-  });
-}
 
 // A constant 0/1 tensor: 1 where pred(x) holds. Multiplying by it restricts a taped
 // formula to a region where a piecewise function has that formula.
 template <class P>
 Tensor region(const Tensor& x, P pred) {
-  return map1("region", x, [pred](auto v) { return pred(v) ? decltype(v)(1) : decltype(v)(0); });
+  return map_unary("region", x,
+                   [pred](auto v) { return pred(v) ? decltype(v)(1) : decltype(v)(0); });
 }
 
 enum class GeluKind { None, Tanh };
@@ -71,7 +41,7 @@ constexpr double kKappa = 0.044715;
 
 Tensor gelu(const Tensor& input, const std::string& approximate) {
   const GeluKind kind = gelu_kind(approximate);
-  Tensor out = map1("gelu", input, [kind](auto x) {
+  Tensor out = map_unary("gelu", input, [kind](auto x) {
     using T = decltype(x);
     if (kind == GeluKind::None) return x * T(0.5) * (T(1) + std::erf(x * T(kAlpha)));
     const T inner = T(kBeta) * (x + T(kKappa) * x * x * x);
@@ -84,7 +54,7 @@ Tensor gelu(const Tensor& input, const std::string& approximate) {
 
 Tensor gelu_backward(const Tensor& grad, const Tensor& input, const std::string& approximate) {
   const GeluKind kind = gelu_kind(approximate);
-  Tensor out = map2("gelu_backward", grad, input, [kind](auto g, auto x) {
+  Tensor out = map_grad("gelu_backward", grad, input, [kind](auto g, auto x) {
     using T = decltype(x);
     if (kind == GeluKind::None) {
       const T cdf = T(0.5) * (T(1) + std::erf(x * T(kAlpha)));
@@ -124,7 +94,7 @@ Tensor gelu_backward(const Tensor& grad, const Tensor& input, const std::string&
 }
 
 Tensor silu(const Tensor& input) {
-  Tensor out = map1("silu", input, [](auto x) {
+  Tensor out = map_unary("silu", input, [](auto x) {
     using T = decltype(x);
     return x / (T(1) + std::exp(-x));
   });
@@ -134,7 +104,7 @@ Tensor silu(const Tensor& input) {
 }
 
 Tensor silu_backward(const Tensor& grad, const Tensor& input) {
-  Tensor out = map2("silu_backward", grad, input, [](auto g, auto x) {
+  Tensor out = map_grad("silu_backward", grad, input, [](auto g, auto x) {
     using T = decltype(x);
     const T s = T(1) / (T(1) + std::exp(-x));
     return g * s * (T(1) + x * (T(1) - s));
@@ -154,7 +124,7 @@ Tensor silu_backward(const Tensor& grad, const Tensor& input) {
 }
 
 Tensor softplus(const Tensor& input, double beta, double threshold) {
-  Tensor out = map1("softplus", input, [beta, threshold](auto x) {
+  Tensor out = map_unary("softplus", input, [beta, threshold](auto x) {
     using T = decltype(x);
     return x * T(beta) > T(threshold) ? x : std::log1p(std::exp(x * T(beta))) / T(beta);
   });
@@ -164,7 +134,7 @@ Tensor softplus(const Tensor& input, double beta, double threshold) {
 }
 
 Tensor softplus_backward(const Tensor& grad, const Tensor& input, double beta, double threshold) {
-  Tensor out = map2("softplus_backward", grad, input, [beta, threshold](auto g, auto x) {
+  Tensor out = map_grad("softplus_backward", grad, input, [beta, threshold](auto g, auto x) {
     using T = decltype(x);
     const T z = std::exp(x * T(beta));
     return x * T(beta) > T(threshold) ? g : g * z / (z + T(1));
@@ -188,7 +158,7 @@ Tensor softplus_backward(const Tensor& grad, const Tensor& input, double beta, d
 }
 
 Tensor elu(const Tensor& input, double alpha) {
-  Tensor out = map1("elu", input, [alpha](auto x) {
+  Tensor out = map_unary("elu", input, [alpha](auto x) {
     using T = decltype(x);
     return x <= T(0) ? (std::exp(x) - T(1)) * T(alpha) : x;
   });
@@ -198,7 +168,7 @@ Tensor elu(const Tensor& input, double alpha) {
 }
 
 Tensor elu_backward(const Tensor& grad, const Tensor& input, double alpha) {
-  Tensor out = map2("elu_backward", grad, input, [alpha](auto g, auto x) {
+  Tensor out = map_grad("elu_backward", grad, input, [alpha](auto g, auto x) {
     using T = decltype(x);
     return x <= T(0) ? g * T(alpha) * std::exp(x) : g;
   });
@@ -216,7 +186,7 @@ Tensor elu_backward(const Tensor& grad, const Tensor& input, double alpha) {
 }
 
 Tensor hardtanh(const Tensor& input, double min_val, double max_val) {
-  Tensor out = map1("hardtanh", input, [min_val, max_val](auto x) {
+  Tensor out = map_unary("hardtanh", input, [min_val, max_val](auto x) {
     using T = decltype(x);
     if (std::isnan(x)) return x;
     return std::min(std::max(x, T(min_val)), T(max_val));
@@ -227,7 +197,7 @@ Tensor hardtanh(const Tensor& input, double min_val, double max_val) {
 }
 
 Tensor hardtanh_backward(const Tensor& grad, const Tensor& input, double min_val, double max_val) {
-  Tensor out = map2("hardtanh_backward", grad, input, [min_val, max_val](auto g, auto x) {
+  Tensor out = map_grad("hardtanh_backward", grad, input, [min_val, max_val](auto g, auto x) {
     using T = decltype(x);
     return (x <= T(min_val) || x >= T(max_val)) ? T(0) : g;
   });
