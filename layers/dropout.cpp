@@ -5,46 +5,36 @@
 
 namespace tapegrad {
 
-namespace {
+namespace detail {
 
-void check_p(const char* layer, double p) {
+DropoutBase::DropoutBase(const char* layer, double p, std::shared_ptr<Generator> generator)
+    : p_(p), generator_(std::move(generator)) {
   if (!(p >= 0.0 && p <= 1.0))
     throw std::invalid_argument(std::string(layer) +
                                 ": dropout probability has to be between 0 and 1, but got " +
-                                detail::format_double(p));
+                                format_double(p));
+  if (!generator_)
+    throw std::invalid_argument(std::string(layer) + ": the generator must not be null");
 }
 
-std::shared_ptr<Generator> checked_generator(const char* layer, std::shared_ptr<Generator> g) {
-  if (!g) throw std::invalid_argument(std::string(layer) + ": the generator must not be null");
-  return g;
-}
+std::string DropoutBase::extra_repr() const { return "p=" + format_double(p_); }
 
-}  // namespace
+}  // namespace detail
 
 Dropout::Dropout(double p, std::uint64_t seed)
-    : p_(p), generator_(std::make_shared<Generator>(seed)) {
-  check_p("Dropout", p);
-}
+    : DropoutBase("Dropout", p, std::make_shared<Generator>(seed)) {}
 Dropout::Dropout(double p, std::shared_ptr<Generator> generator)
-    : p_(p), generator_(checked_generator("Dropout", std::move(generator))) {
-  check_p("Dropout", p);
-}
+    : DropoutBase("Dropout", p, std::move(generator)) {}
 Tensor Dropout::forward(const Tensor& input) {
   return dropout(input, p_, is_training(), *generator_);
 }
-std::string Dropout::extra_repr() const { return "p=" + detail::format_double(p_); }
 
 Dropout2d::Dropout2d(double p, std::uint64_t seed)
-    : p_(p), generator_(std::make_shared<Generator>(seed)) {
-  check_p("Dropout2d", p);
-}
+    : DropoutBase("Dropout2d", p, std::make_shared<Generator>(seed)) {}
 Dropout2d::Dropout2d(double p, std::shared_ptr<Generator> generator)
-    : p_(p), generator_(checked_generator("Dropout2d", std::move(generator))) {
-  check_p("Dropout2d", p);
-}
+    : DropoutBase("Dropout2d", p, std::move(generator)) {}
 Tensor Dropout2d::forward(const Tensor& input) {
   return dropout2d(input, p_, is_training(), *generator_);
 }
-std::string Dropout2d::extra_repr() const { return "p=" + detail::format_double(p_); }
 
 }  // namespace tapegrad

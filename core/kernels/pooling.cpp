@@ -160,6 +160,31 @@ Pool2dGeometry check_avg_pool2d(const char* op, const Shape& input,
   return pool_geometry(op, input, kernel_size, stride, padding, {1}, ceil_mode);
 }
 
+namespace {
+
+// The maximum of rows [ih0, ih1) step dh and columns [iw0, iw1) step dw of one plane
+// (row length in_w) and its flat index, as PyTorch's CPU kernels choose it: the first
+// maximum in window order, and a NaN replaces any earlier value (so the last NaN wins).
+template <class T>
+void window_max(const T* xp, std::int64_t in_w, std::int64_t ih0, std::int64_t ih1, std::int64_t dh,
+                std::int64_t iw0, std::int64_t iw1, std::int64_t dw, T& max, std::int64_t& index) {
+  std::int64_t best = ih0 * in_w + iw0;
+  T best_val = -std::numeric_limits<T>::infinity();
+  for (std::int64_t ih = ih0; ih < ih1; ih += dh)
+    for (std::int64_t iw = iw0; iw < iw1; iw += dw) {
+      const std::int64_t i = ih * in_w + iw;
+      const T v = xp[i];
+      if (v > best_val || std::isnan(v)) {
+        best_val = v;
+        best = i;
+      }
+    }
+  max = best_val;
+  index = best;
+}
+
+}  // namespace
+
 template <class T>
 void max_pool2d_forward(const Pool2dGeometry& g, const T* x, T* y, std::int64_t* idx) {
   const std::int64_t in_plane = g.in_h * g.in_w, out_plane = g.out_h * g.out_w;
@@ -173,20 +198,8 @@ void max_pool2d_forward(const Pool2dGeometry& g, const T* x, T* y, std::int64_t*
         const std::int64_t iw1 = std::min(iw0 + (g.kernel_w - 1) * g.dilation_w + 1, g.in_w);
         while (ih0 < 0) ih0 += g.dilation_h;
         while (iw0 < 0) iw0 += g.dilation_w;
-        std::int64_t best = ih0 * g.in_w + iw0;
-        T best_val = -std::numeric_limits<T>::infinity();
-        for (std::int64_t ih = ih0; ih < ih1; ih += g.dilation_h)
-          for (std::int64_t iw = iw0; iw < iw1; iw += g.dilation_w) {
-            const std::int64_t i = ih * g.in_w + iw;
-            const T v = xp[i];
-            if (v > best_val || std::isnan(v)) {
-              best_val = v;
-              best = i;
-            }
-          }
         const std::int64_t o = p * out_plane + oh * g.out_w + ow;
-        y[o] = best_val;
-        idx[o] = best;
+        window_max(xp, g.in_w, ih0, ih1, g.dilation_h, iw0, iw1, g.dilation_w, y[o], idx[o]);
       }
   }
 }
@@ -268,20 +281,8 @@ void adaptive_max_pool2d_forward(const Pool2dGeometry& g, const T* x, T* y, std:
       for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
         const std::int64_t iw0 = adaptive_start(ow, g.out_w, g.in_w);
         const std::int64_t iw1 = adaptive_end(ow, g.out_w, g.in_w);
-        std::int64_t best = ih0 * g.in_w + iw0;
-        T best_val = -std::numeric_limits<T>::infinity();
-        for (std::int64_t ih = ih0; ih < ih1; ++ih)
-          for (std::int64_t iw = iw0; iw < iw1; ++iw) {
-            const std::int64_t i = ih * g.in_w + iw;
-            const T v = xp[i];
-            if (v > best_val || std::isnan(v)) {
-              best_val = v;
-              best = i;
-            }
-          }
         const std::int64_t o = p * out_plane + oh * g.out_w + ow;
-        y[o] = best_val;
-        idx[o] = best;
+        window_max(xp, g.in_w, ih0, ih1, 1, iw0, iw1, 1, y[o], idx[o]);
       }
     }
   }
